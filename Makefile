@@ -1,0 +1,118 @@
+# Blanket: Xen PV device backends in userspace.  See README.md.
+#
+#   make            build libblanket, blanketd, blanketctl (into build/)
+#   make deps       install every build, test and test-bed dependency (apt-get)
+#   make check      unit tests, fuzzers (bounded), the nested e2e test bed
+#   make demo       the nested stack: an L2 guest doing I/O through blanketd
+#   make bench      blanketd against the kernel's blkback, side by side
+#   make install    binaries, unit, config, hotplug script, modprobe.d file
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilibblanket
+FUZZ_CC  ?= clang
+FUZZ_SECONDS ?= 60
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+B        := build
+SHELL    := /bin/bash
+
+LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanket/state.c
+XEN_SRC  := libblanket/xen.c
+D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
+            blanketd/uplink_file.c blanketd/pgrant.c blanketd/vbd.c blanketd/vbd_ring.c \
+            blanketd/vbd_stats.c
+UNIT     := test_blkif test_xenbus test_config test_vbd
+FUZZ     := fuzz_blkif fuzz_config
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+XEN_OBJ  := $(XEN_SRC:%.c=$(B)/obj/%.o)
+D_OBJ    := $(D_SRC:%.c=$(B)/obj/%.o)
+D_LIBS   := -lxengnttab -lxenevtchn -lxenstore -lev -luring -lsystemd -linih
+
+# Every package the build, the tests and the test bed need.
+DEB_DEPS := build-essential pkg-config libxen-dev libev-dev liburing-dev libsystemd-dev \
+            libinih-dev libcmocka-dev clang libclang-rt-14-dev
+E2E_DEPS  = $(shell cat tests/e2e/deps.txt 2>/dev/null)
+
+.PHONY: all deps check unit fuzz e2e demo bench install clean
+all: $(B)/blanketd $(B)/blanketctl
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -MMD -MP -c $< -o $@
+
+$(B)/libblanket.a: $(LIB_OBJ) $(XEN_OBJ)
+	ar rcs $@ $^
+
+$(B)/blanketd: $(D_OBJ) $(B)/libblanket.a
+	$(CC) $(CFLAGS) -o $@ $^ $(D_LIBS)
+
+$(B)/blanketctl: $(B)/obj/blanketd/blanketctl.o
+	$(CC) $(CFLAGS) -o $@ $^
+
+# --- dependencies -----------------------------------------------------------
+# Installs only what is missing, so it is cheap to run every time.
+deps:
+	@missing=$$(for p in $(DEB_DEPS) $(E2E_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get install)"; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# --- tests -------------------------------------------------------------------
+# Unit tests link libblanket's portable part with a fake of xen.c.
+UNIT_BIN := $(UNIT:%=$(B)/tests/%)
+$(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/fake_xen.c $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -lev -luring -linih
+$(B)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -linih
+
+unit: deps $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+FUZZ_BIN := $(FUZZ:%=$(B)/fuzz/%)
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all -o $@ $^ -linih
+
+# Each fuzzer runs for FUZZ_SECONDS; a crash fails the build.
+fuzz: deps $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -n 12; \
+		test $${PIPESTATUS[0]} -eq 0; done
+
+e2e: deps all
+	tests/e2e/run.sh --backend blanketd
+
+check: deps all unit fuzz e2e
+
+demo: deps all
+	tests/e2e/demo.sh
+
+bench: deps all
+	tests/e2e/bench.sh
+
+# --- install -------------------------------------------------------------------
+install: all
+	install -D -m 0755 $(B)/blanketd $(DESTDIR)$(PREFIX)/sbin/blanketd
+	install -D -m 0755 $(B)/blanketctl $(DESTDIR)$(PREFIX)/sbin/blanketctl
+	install -D -m 0755 blanketd/blanket-hotplug $(DESTDIR)/etc/xen/scripts/blanket
+	install -D -m 0644 systemd/blanketd.service $(DESTDIR)/lib/systemd/system/blanketd.service
+	install -D -m 0644 conf/modprobe-blanket.conf $(DESTDIR)/etc/modprobe.d/blanket.conf
+	install -D -m 0644 conf/blanket.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/blanket.conf.5
+	@if [ -e $(DESTDIR)/etc/blanket.conf ]; then echo "keeping existing /etc/blanket.conf"; \
+	else install -D -m 0644 conf/blanket.conf $(DESTDIR)/etc/blanket.conf; fi
+	sed -i 's|^ExecStart=.*|ExecStart=$(PREFIX)/sbin/blanketd -c /etc/blanket.conf|' \
+		$(DESTDIR)/lib/systemd/system/blanketd.service
+
+clean:
+	rm -rf $(B)/blanketd $(B)/blanketctl $(B)/obj $(B)/tests $(B)/fuzz $(B)/libblanket.a
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

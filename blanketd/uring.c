@@ -1,0 +1,100 @@
+/* uring.c - see uring.h. */
+#include <errno.h>
+#include <string.h>
+
+#include "log.h"
+#include "uring.h"
+
+static struct io_uring ring;
+static ev_io ring_watcher;
+static ev_prepare prepare_watcher;
+static void (*flush_hook)(void);
+static unsigned queued;
+
+void uring_set_flush_hook(void (*hook)(void))
+{
+	flush_hook = hook;
+}
+
+struct io_uring_sqe *uring_sqe(void)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+	if (!sqe) {
+		uring_submit();
+		sqe = io_uring_get_sqe(&ring);
+	}
+	if (sqe)
+		queued++;
+	return sqe;
+}
+
+void uring_submit(void)
+{
+	int rc;
+
+	if (!queued)
+		return;
+	rc = io_uring_submit(&ring);
+	if (rc < 0)
+		log_err("io_uring_submit: %s", strerror(-rc));
+	else
+		queued = 0;
+}
+
+static void reap(void)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&ring, head, cqe) {
+		struct uring_req *r = io_uring_cqe_get_data(cqe);
+
+		n++;
+		if (r)
+			r->complete(r, cqe->res);
+	}
+	io_uring_cq_advance(&ring, n);
+}
+
+static void on_ring(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	reap();
+}
+
+/* Last thing before the loop sleeps: answer guests, then submit I/O. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop, (void)w, (void)revents;
+	if (flush_hook)
+		flush_hook();
+	uring_submit();
+}
+
+int uring_init(struct ev_loop *loop, unsigned entries)
+{
+	struct io_uring_params p = { 0 };
+	int rc;
+
+	/* A large CQ so a burst of completions from many rings never overflows. */
+	p.flags = IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 4;
+	rc = io_uring_queue_init_params(entries, &ring, &p);
+	if (rc < 0) {
+		errno = -rc;
+		return -1;
+	}
+	ev_io_init(&ring_watcher, on_ring, ring.ring_fd, EV_READ);
+	ev_io_start(loop, &ring_watcher);
+	ev_prepare_init(&prepare_watcher, on_prepare);
+	ev_prepare_start(loop, &prepare_watcher);
+	return 0;
+}
+
+void uring_exit(struct ev_loop *loop)
+{
+	ev_io_stop(loop, &ring_watcher);
+	ev_prepare_stop(loop, &prepare_watcher);
+	io_uring_queue_exit(&ring);
+}

@@ -1,0 +1,572 @@
+/*
+ * vbd.c - the xenbus side of the block backend.
+ *
+ * The toolstack (xl/libxl) writes backend/vbd/<domid>/<devid> in dom0's
+ * xenstore and waits up to 10 s for state InitWait; we publish our features
+ * and InitWait in one transaction, then follow the frontend's state through
+ * libblanket/xenbus.c's state machine.  Devices found at start-up (a daemon
+ * restart) are taken over the same way.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vbd.h"
+
+static struct ev_loop *loop;
+static struct bl_xen *xen;
+static const struct bl_config *cfg;
+static struct vbd *vbds;
+static char be_root[64];
+static unsigned max_queues;
+static ev_timer purge_timer;
+
+/* --- xenstore helpers ---------------------------------------------------- */
+
+static char *xs_readf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xs_readf(const char *fmt, ...)
+{
+	char path[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	return bl_xs_read(xen, 0, path);
+}
+
+/* Read an unsigned node; def when absent, -1 in *ok when malformed. */
+static unsigned long xs_read_ulong(const char *dir, const char *node, unsigned long def, bool *ok)
+{
+	char *s = xs_readf("%s/%s", dir, node), *end;
+	unsigned long v = def;
+
+	if (s) {
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno || end == s || *end)
+			*ok = false;
+		free(s);
+	}
+	return v;
+}
+
+struct kv {
+	const char *key;
+	char val[32];
+};
+
+/* Write nodes under dir (and optionally the state) in one transaction,
+ * only while dir still exists: after the toolstack removed it, a write
+ * would leave an orphan node behind. */
+static bool xs_publish(const char *dir, const struct kv *kv, unsigned n)
+{
+	char path[256], *exists;
+
+	for (int tries = 0; tries < 16; tries++) {
+		bl_xs_txn t = bl_xs_begin(xen);
+		bool ok = true;
+
+		if (!t)
+			return false;
+		snprintf(path, sizeof(path), "%s/state", dir);
+		exists = bl_xs_read(xen, t, path);
+		if (!exists) {
+			bl_xs_end(xen, t, true);
+			return false;
+		}
+		free(exists);
+		for (unsigned i = 0; i < n && ok; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, kv[i].key);
+			ok = bl_xs_write(xen, t, path, kv[i].val);
+		}
+		if (!ok) {
+			bl_xs_end(xen, t, true);
+			return false;
+		}
+		if (bl_xs_end(xen, t, false))
+			return true;
+		if (errno != EAGAIN)
+			return false;
+	}
+	return false;
+}
+
+static void kv_set(struct kv *kv, unsigned *n, const char *key, unsigned long long v)
+{
+	kv[*n].key = key;
+	snprintf(kv[*n].val, sizeof(kv[*n].val), "%llu", v);
+	(*n)++;
+}
+
+static void publish_state(struct vbd *v, enum xenbus_state s)
+{
+	struct kv kv[1];
+	unsigned n = 0;
+
+	kv_set(kv, &n, "state", s);
+	if (xs_publish(v->be_path, kv, n) || s == XenbusStateClosed) {
+		log_info("vbd %u/%u: %s -> %s", v->domid, v->devid, xb_state_name(v->state),
+			 xb_state_name(s));
+		v->state = s;
+	}
+}
+
+/* --- device lifecycle ------------------------------------------------------ */
+
+static struct vbd *find(uint32_t domid, uint32_t devid)
+{
+	for (struct vbd *v = vbds; v; v = v->next)
+		if (v->domid == domid && v->devid == devid)
+			return v;
+	return NULL;
+}
+
+static void fail(struct vbd *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct vbd *v, const char *fmt, ...)
+{
+	char path[256], msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("vbd %u/%u: %s", v->domid, v->devid, msg);
+	free(v->error);
+	v->error = strdup(msg);
+	/* The hotplug script reports this to xl, which prints it. */
+	snprintf(path, sizeof(path), "%s/hotplug-error", v->be_path);
+	bl_xs_write(xen, 0, path, msg);
+}
+
+static unsigned limits_info(const struct vbd *v)
+{
+	return v->readonly ? VDISK_READONLY : 0;
+}
+
+/* Features and InitWait in one transaction, as soon as the device appears. */
+static void advertise(struct vbd *v)
+{
+	const struct bl_config *c = cfg;
+	struct kv kv[16];
+	unsigned n = 0;
+
+	kv_set(kv, &n, "feature-flush-cache", 1);
+	kv_set(kv, &n, "feature-barrier", 1);
+	kv_set(kv, &n, "feature-persistent", c->vbd.persistent_grants);
+	kv_set(kv, &n, "feature-max-indirect-segments", c->vbd.max_indirect_segments);
+	kv_set(kv, &n, "max-ring-page-order", c->vbd.max_ring_page_order);
+	kv_set(kv, &n, "multi-queue-max-queues", max_queues);
+	kv_set(kv, &n, "feature-discard", v->lim.discard);
+	if (v->lim.discard) {
+		kv_set(kv, &n, "discard-granularity", v->up->physical_sector_size);
+		kv_set(kv, &n, "discard-alignment", 0);
+		kv_set(kv, &n, "discard-secure", 0);
+	}
+	kv_set(kv, &n, "sectors", v->lim.sectors);
+	kv_set(kv, &n, "info", limits_info(v));
+	kv_set(kv, &n, "sector-size", 512);
+	kv_set(kv, &n, "physical-sector-size", v->up->physical_sector_size);
+	kv_set(kv, &n, "state", XenbusStateInitWait);
+	if (xs_publish(v->be_path, kv, n)) {
+		log_info("vbd %u/%u: %s -> InitWait", v->domid, v->devid, xb_state_name(v->state));
+		v->state = XenbusStateInitWait;
+	}
+}
+
+static int open_backing(struct vbd *v)
+{
+	char *mode = xs_readf("%s/mode", v->be_path);
+	char resolved[PATH_MAX], err[256];
+
+	v->params = xs_readf("%s/params", v->be_path);
+	v->readonly = !mode || !strchr(mode, 'w');
+	free(mode);
+	if (!v->params || !v->params[0]) {
+		fail(v, "no params node: the xl disk line needs target=PATH");
+		return -1;
+	}
+	if (!realpath(v->params, resolved)) {
+		fail(v, "%s: %s", v->params, strerror(errno));
+		return -1;
+	}
+	if (!bl_config_path_allowed(cfg, resolved)) {
+		fail(v, "%s is not under allowed-paths in blanket.conf", resolved);
+		return -1;
+	}
+	v->up = uplink_file_open(resolved, v->readonly, cfg->vbd.direct_io, err, sizeof(err));
+	if (!v->up) {
+		fail(v, "%s", err);
+		return -1;
+	}
+	v->lim = (struct blk_limits){
+		.sectors = v->up->size >> BLK_SECTOR_SHIFT,
+		.max_indirect_segments = cfg->vbd.max_indirect_segments,
+		.readonly = v->readonly,
+		.flush = true,
+		.barrier = true,
+		.discard = cfg->vbd.discard && v->up->can_discard && !v->readonly,
+	};
+	log_info("vbd %u/%u: serving %s (%s%s, %s, %" PRIu64 " sectors) to domain %u",
+		 v->domid, v->devid, resolved, v->up->kind, v->up->direct ? ", O_DIRECT" : "",
+		 v->readonly ? "read-only" : "read-write", v->lim.sectors, v->fe_domid);
+	return 0;
+}
+
+static void probe(uint32_t domid, uint32_t devid)
+{
+	struct vbd *v;
+	char *state, *fe_id, path[256];
+
+	snprintf(path, sizeof(path), "%s/%u/%u/state", be_root, domid, devid);
+	state = bl_xs_read(xen, 0, path);
+	if (!state)
+		return; /* half-written or being removed */
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		free(state);
+		return;
+	}
+	v->domid = domid;
+	v->devid = devid;
+	v->state = xb_state_parse(state);
+	free(state);
+	snprintf(v->be_path, sizeof(v->be_path), "%s/%u/%u", be_root, domid, devid);
+	snprintf(v->token, sizeof(v->token), "fe:%u:%u", domid, devid);
+	v->fe_path = xs_readf("%s/frontend", v->be_path);
+	fe_id = xs_readf("%s/frontend-id", v->be_path);
+	v->fe_domid = fe_id ? (uint32_t)strtoul(fe_id, NULL, 10) : domid;
+	free(fe_id);
+	v->next = vbds;
+	vbds = v;
+	if (!v->fe_path) {
+		fail(v, "no frontend node");
+		return;
+	}
+	if (open_backing(v) == 0) {
+		advertise(v);
+	} else if (v->state < XenbusStateInitWait) {
+		/* Let libxl run the hotplug script, which reports hotplug-error. */
+		struct kv kv[1];
+		unsigned n = 0;
+
+		kv_set(kv, &n, "state", XenbusStateInitWait);
+		xs_publish(v->be_path, kv, n);
+		v->state = XenbusStateInitWait;
+	}
+	snprintf(path, sizeof(path), "%s/state", v->fe_path);
+	v->fe_watched = bl_xs_watch(xen, path, v->token);
+}
+
+static void close_rings(struct vbd *v)
+{
+	for (unsigned i = 0; i < v->nr_rings; i++)
+		vbd_ring_close(&v->rings[i]);
+	free(v->rings);
+	v->rings = NULL;
+	v->nr_rings = 0;
+}
+
+static void destroy(struct vbd *v)
+{
+	char path[256];
+
+	for (struct vbd **l = &vbds; *l; l = &(*l)->next)
+		if (*l == v) {
+			*l = v->next;
+			break;
+		}
+	if (v->fe_watched) {
+		snprintf(path, sizeof(path), "%s/state", v->fe_path);
+		bl_xs_unwatch(xen, path, v->token);
+	}
+	close_rings(v);
+	if (v->up)
+		v->up->ops->close(v->up);
+	log_info("vbd %u/%u: removed", v->domid, v->devid);
+	free(v->fe_path);
+	free(v->params);
+	free(v->error);
+	free(v);
+}
+
+static int connect_rings(struct vbd *v)
+{
+	char *proto_s = xs_readf("%s/protocol", v->fe_path), dir[256], node[32];
+	int proto = blkif_proto_parse(proto_s);
+	bool ok = true;
+	unsigned long nq, order;
+
+	free(proto_s);
+	if (proto < 0) {
+		fail(v, "frontend protocol unknown");
+		return -1;
+	}
+	v->persistent = cfg->vbd.persistent_grants &&
+			xs_read_ulong(v->fe_path, "feature-persistent", 0, &ok) == 1;
+	nq = xs_read_ulong(v->fe_path, "multi-queue-num-queues", 1, &ok);
+	order = xs_read_ulong(v->fe_path, "ring-page-order", 0, &ok);
+	if (!ok || nq == 0 || nq > max_queues || order > cfg->vbd.max_ring_page_order) {
+		fail(v, "frontend asked for %lu queues of order %lu (at most %u of order %u)", nq,
+		     order, max_queues, cfg->vbd.max_ring_page_order);
+		return -1;
+	}
+	v->rings = calloc(nq, sizeof(*v->rings));
+	if (!v->rings)
+		return -1;
+	for (unsigned q = 0; q < nq; q++) {
+		grant_ref_t refs[BLK_MAX_RING_PAGES];
+		unsigned nr_pages = 1u << order;
+		unsigned long port;
+
+		if (nq == 1)
+			snprintf(dir, sizeof(dir), "%s", v->fe_path);
+		else
+			snprintf(dir, sizeof(dir), "%s/queue-%u", v->fe_path, q);
+		for (unsigned i = 0; i < nr_pages; i++) {
+			if (order == 0)
+				snprintf(node, sizeof(node), "ring-ref");
+			else
+				snprintf(node, sizeof(node), "ring-ref%u", i);
+			refs[i] = (grant_ref_t)xs_read_ulong(dir, node, ULONG_MAX, &ok);
+		}
+		port = xs_read_ulong(dir, "event-channel", ULONG_MAX, &ok);
+		for (unsigned i = 0; i < nr_pages; i++)
+			ok = ok && refs[i] != (grant_ref_t)ULONG_MAX;
+		if (!ok || port > UINT32_MAX) {
+			fail(v, "queue %u: missing or bad ring-ref/event-channel", q);
+			close_rings(v);
+			return -1;
+		}
+		if (vbd_ring_open(&v->rings[q], v, q, (enum blkif_proto)proto, refs, nr_pages,
+				  (evtchn_port_t)port)) {
+			fail(v, "queue %u: cannot map the ring or bind its event channel", q);
+			close_rings(v);
+			return -1;
+		}
+		v->nr_rings = q + 1;
+	}
+	log_info("vbd %u/%u: connected: %lu queue(s) of %u entries, %s grants, protocol %s",
+		 v->domid, v->devid, nq, v->rings[0].size,
+		 v->persistent ? "persistent" : "mapped per request",
+		 proto == BLKIF_PROTO_X86_32 ? "x86_32" : proto == BLKIF_PROTO_X86_64 ? "x86_64" : "native");
+	return 0;
+}
+
+static bool busy(const struct vbd *v)
+{
+	for (unsigned i = 0; i < v->nr_rings; i++)
+		if (vbd_ring_busy(&v->rings[i]))
+			return true;
+	return false;
+}
+
+/* Re-read what the toolstack and the frontend say, and act on it. */
+static void update(struct vbd *v)
+{
+	char *s = xs_readf("%s/state", v->be_path), *online = NULL, *fe = NULL;
+	struct xb_input in = { .be = v->state };
+	struct xb_step step;
+
+	in.be_gone = !s;
+	free(s);
+	if (!in.be_gone) {
+		online = xs_readf("%s/online", v->be_path);
+		fe = v->fe_path ? xs_readf("%s/state", v->fe_path) : NULL;
+	}
+	in.online = online && !strcmp(online, "1");
+	in.fe = xb_state_parse(fe);
+	free(online);
+	free(fe);
+	step = xb_backend_step(in);
+	if (step.disconnect && v->nr_rings) {
+		v->connected = false;
+		/* Guest pages stay mapped until their I/O is done: vbd_drained()
+		 * brings us back here. */
+		if (busy(v))
+			return;
+		close_rings(v);
+	}
+	if (step.connect && !v->up)
+		step.next = XenbusStateClosing; /* the backing failed to open */
+	else if (step.connect && connect_rings(v) < 0)
+		step.next = XenbusStateClosing;
+	if (step.next != v->state)
+		publish_state(v, step.next);
+	if (step.connect && v->nr_rings) {
+		v->connected = true;
+		for (unsigned i = 0; i < v->nr_rings; i++)
+			vbd_ring_kick(&v->rings[i]);
+	}
+	if (step.remove)
+		destroy(v);
+}
+
+void vbd_drained(struct vbd *v)
+{
+	update(v);
+}
+
+void vbd_fatal(struct vbd *v, const char *why)
+{
+	char path[256];
+
+	log_err("vbd %u/%u: frontend broke the protocol (%s): disconnecting it", v->domid,
+		v->devid, why);
+	v->connected = false;
+	snprintf(path, sizeof(path), "%s/blanket-error", v->be_path);
+	bl_xs_write(xen, 0, path, why);
+	/* Closing tells blkfront to close; it can connect again afterwards. */
+	publish_state(v, XenbusStateClosing);
+}
+
+/* --- watches and events ---------------------------------------------------- */
+
+static void scan(void)
+{
+	char path[128], **doms, **devs;
+	unsigned nd, nv;
+
+	doms = bl_xs_directory(xen, 0, be_root, &nd);
+	for (unsigned i = 0; doms && i < nd; i++) {
+		snprintf(path, sizeof(path), "%s/%s", be_root, doms[i]);
+		devs = bl_xs_directory(xen, 0, path, &nv);
+		for (unsigned j = 0; devs && j < nv; j++) {
+			uint32_t domid = (uint32_t)strtoul(doms[i], NULL, 10);
+			uint32_t devid = (uint32_t)strtoul(devs[j], NULL, 10);
+
+			if (!find(domid, devid))
+				probe(domid, devid);
+		}
+		free(devs);
+	}
+	free(doms);
+}
+
+void vbd_xs_event(const char *path, const char *token)
+{
+	size_t n = strlen(be_root);
+	unsigned domid, devid;
+	int used = 0;
+	struct vbd *v;
+
+	if (!strncmp(token, "fe:", 3)) {
+		if (sscanf(token, "fe:%u:%u", &domid, &devid) == 2 && (v = find(domid, devid)))
+			update(v);
+		return;
+	}
+	if (strcmp(token, "vbd") || strncmp(path, be_root, n))
+		return;
+	if (path[n] == '\0') {
+		scan();
+		return;
+	}
+	if (sscanf(path + n, "/%u%n", &domid, &used) == 1 && path[n + used] == '\0') {
+		/* A whole domain's directory changed (removed): look at its devices. */
+		for (v = vbds; v;) {
+			struct vbd *next = v->next;
+
+			if (v->domid == domid)
+				update(v);
+			v = next;
+		}
+		return;
+	}
+	if (sscanf(path + n, "/%u/%u%n", &domid, &devid, &used) != 2)
+		return;
+	v = find(domid, devid);
+	if (!v) {
+		probe(domid, devid);
+		return;
+	}
+	/* Our own feature writes fire this watch too; only these matter. */
+	if (path[n + used] == '\0' || !strcmp(path + n + used, "/state") ||
+	    !strcmp(path + n + used, "/online"))
+		update(v);
+}
+
+void vbd_evtchn_event(evtchn_port_t port)
+{
+	for (struct vbd *v = vbds; v; v = v->next)
+		for (unsigned i = 0; i < v->nr_rings; i++)
+			if (v->rings[i].port == port) {
+				vbd_ring_kick(&v->rings[i]);
+				return;
+			}
+}
+
+static void on_purge(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	for (struct vbd *v = vbds; v; v = v->next)
+		for (unsigned i = 0; i < v->nr_rings; i++)
+			vbd_ring_purge(&v->rings[i]);
+}
+
+int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
+{
+	char *self;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	loop = l;
+	xen = x;
+	cfg = c;
+	vbd_ring_ctx.xen = x;
+	vbd_ring_ctx.cfg = c;
+	/* blkback's default: one queue per online dom0 CPU. */
+	max_queues = c->vbd.max_queues ? c->vbd.max_queues : (unsigned)(cpus > 0 ? cpus : 1);
+	if (max_queues > VBD_MAX_QUEUES)
+		max_queues = VBD_MAX_QUEUES;
+	self = bl_xs_read(x, 0, "domid");
+	snprintf(be_root, sizeof(be_root), "/local/domain/%s/backend/vbd", self ? self : "0");
+	free(self);
+	/* Grants stay mapped (persistent) across many rings: lift gntdev's cap. */
+	bl_gnt_set_max(x, 1u << 20);
+	ev_timer_init(&purge_timer, on_purge, 1., 1.);
+	ev_timer_start(loop, &purge_timer);
+	/* The watch fires once at registration: that first event scans. */
+	if (!bl_xs_watch(x, be_root, "vbd"))
+		return -1;
+	return 0;
+}
+
+struct vbd *vbd_list(void)
+{
+	return vbds;
+}
+
+bool vbd_quiesce(void)
+{
+	bool idle = true;
+
+	for (struct vbd *v = vbds; v; v = v->next) {
+		v->connected = false;
+		idle = idle && !busy(v);
+	}
+	return idle;
+}
+
+void vbd_shutdown(void)
+{
+	/* Leave the guests' devices as they are in xenstore: a restarted
+	 * blanketd takes them over.  Only our own mappings go. */
+	while (vbds) {
+		struct vbd *v = vbds;
+
+		vbds = v->next;
+		close_rings(v);
+		if (v->up)
+			v->up->ops->close(v->up);
+		free(v->fe_path);
+		free(v->params);
+		free(v->error);
+		free(v);
+	}
+	ev_timer_stop(loop, &purge_timer);
+}

@@ -1,0 +1,44 @@
+/*
+ * config.h - blanket.conf, an INI file (parsed with inih).  The grammar and
+ * every key are documented in conf/blanket.conf and README.md.
+ */
+#ifndef BLANKET_CONFIG_H
+#define BLANKET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BL_CONFIG_MAX_PATHS 32
+#define BL_DEFAULT_SOCKET "/run/blanketd.sock"
+
+enum bl_log_level { BL_LOG_ERR, BL_LOG_WARN, BL_LOG_INFO, BL_LOG_DEBUG };
+
+struct bl_config {
+	char socket[108];               /* control socket (sun_path size) */
+	enum bl_log_level log_level;
+	struct {
+		/* Backing paths must lie under one of these (after realpath);
+		 * none listed: any path the toolstack names. */
+		char *allowed[BL_CONFIG_MAX_PATHS];
+		unsigned n_allowed;
+		unsigned max_queues;            /* 0: dom0's online CPUs */
+		unsigned max_ring_page_order;   /* 0..4 */
+		unsigned max_indirect_segments; /* 0 (off) or 11..256 */
+		bool persistent_grants;
+		unsigned max_persistent_grants; /* per ring */
+		bool discard;
+		bool direct_io;                 /* O_DIRECT where the backing allows */
+	} vbd;
+};
+
+/* Defaults, then the file at path.  On error: -1 and one line in err that
+ * names the file, the line and the fix. */
+int bl_config_load(struct bl_config *c, const char *path, char *err, size_t errlen);
+/* The same from a string (tests, fuzzing). */
+int bl_config_parse(struct bl_config *c, const char *text, char *err, size_t errlen);
+void bl_config_free(struct bl_config *c);
+
+/* Whether an absolute, resolved path lies under an allowed prefix. */
+bool bl_config_path_allowed(const struct bl_config *c, const char *resolved);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * xen.c - struct bl_xen over libxengnttab, libxenevtchn and libxenstore.
+ *
+ * Event-channel pending/unmask go straight to the evtchn fd: Linux's
+ * /dev/xen/evtchn returns several pending ports per read() and unmasks
+ * several per write(), and in a PV dom0 every syscall is a trip through
+ * Xen, so a batch per loop pass matters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xenevtchn.h>
+#include <xengnttab.h>
+#include <xenstore.h>
+
+#include "xen.h"
+
+struct bl_xen {
+	xengnttab_handle *gnt;
+	xenevtchn_handle *evtchn;
+	struct xs_handle *xs;
+};
+
+struct bl_xen *bl_xen_open(const char **what)
+{
+	struct bl_xen *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	*what = "/dev/xen/gntdev (load xen-gntdev)";
+	x->gnt = xengnttab_open(NULL, 0);
+	if (!x->gnt)
+		goto fail;
+	*what = "/dev/xen/evtchn (load xen-evtchn)";
+	x->evtchn = xenevtchn_open(NULL, 0);
+	if (!x->evtchn)
+		goto fail;
+	*what = "xenstore (is xenstored running?)";
+	x->xs = xs_open(0);
+	if (!x->xs)
+		goto fail;
+	*what = NULL;
+	return x;
+fail:
+	bl_xen_close(x);
+	return NULL;
+}
+
+void bl_xen_close(struct bl_xen *x)
+{
+	int saved = errno;
+
+	if (!x)
+		return;
+	if (x->xs)
+		xs_close(x->xs);
+	if (x->evtchn)
+		xenevtchn_close(x->evtchn);
+	if (x->gnt)
+		xengnttab_close(x->gnt);
+	free(x);
+	errno = saved;
+}
+
+int bl_gnt_set_max(struct bl_xen *x, uint32_t count)
+{
+	return xengnttab_set_max_grants(x->gnt, count);
+}
+
+void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count,
+		 const grant_ref_t *refs, bool writable)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+
+	return xengnttab_map_domain_grant_refs(x->gnt, count, domid,
+					       (uint32_t *)refs, prot);
+}
+
+int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count)
+{
+	return xengnttab_unmap(x->gnt, addr, count);
+}
+
+int bl_evtchn_fd(struct bl_xen *x)
+{
+	return xenevtchn_fd(x->evtchn);
+}
+
+int bl_evtchn_bind(struct bl_xen *x, uint32_t domid, evtchn_port_t remote_port)
+{
+	xenevtchn_port_or_error_t p = xenevtchn_bind_interdomain(x->evtchn, domid, remote_port);
+
+	return p < 0 ? -1 : (int)p;
+}
+
+int bl_evtchn_unbind(struct bl_xen *x, evtchn_port_t port)
+{
+	return xenevtchn_unbind(x->evtchn, port);
+}
+
+int bl_evtchn_notify(struct bl_xen *x, evtchn_port_t port)
+{
+	return xenevtchn_notify(x->evtchn, port);
+}
+
+int bl_evtchn_pending(struct bl_xen *x, evtchn_port_t *ports, unsigned max)
+{
+	ssize_t n = read(xenevtchn_fd(x->evtchn), ports, max * sizeof(*ports));
+
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	return (int)(n / (ssize_t)sizeof(*ports));
+}
+
+int bl_evtchn_unmask(struct bl_xen *x, const evtchn_port_t *ports, unsigned n)
+{
+	ssize_t len = (ssize_t)(n * sizeof(*ports));
+
+	if (n == 0)
+		return 0;
+	return write(xenevtchn_fd(x->evtchn), ports, (size_t)len) == len ? 0 : -1;
+}
+
+int bl_xs_fd(struct bl_xen *x)
+{
+	return xs_fileno(x->xs);
+}
+
+char *bl_xs_read(struct bl_xen *x, bl_xs_txn t, const char *path)
+{
+	unsigned len;
+
+	/* libxenstore NUL-terminates what it returns. */
+	return xs_read(x->xs, t, path, &len);
+}
+
+bool bl_xs_write(struct bl_xen *x, bl_xs_txn t, const char *path, const char *val)
+{
+	size_t n = 0;
+
+	while (val[n])
+		n++;
+	return xs_write(x->xs, t, path, val, (unsigned)n);
+}
+
+bool bl_xs_rm(struct bl_xen *x, bl_xs_txn t, const char *path)
+{
+	return xs_rm(x->xs, t, path);
+}
+
+char **bl_xs_directory(struct bl_xen *x, bl_xs_txn t, const char *path, unsigned *num)
+{
+	return xs_directory(x->xs, t, path, num);
+}
+
+bool bl_xs_watch(struct bl_xen *x, const char *path, const char *token)
+{
+	return xs_watch(x->xs, path, token);
+}
+
+bool bl_xs_unwatch(struct bl_xen *x, const char *path, const char *token)
+{
+	return xs_unwatch(x->xs, path, token);
+}
+
+char **bl_xs_next_watch(struct bl_xen *x)
+{
+	return xs_check_watch(x->xs);
+}
+
+bl_xs_txn bl_xs_begin(struct bl_xen *x)
+{
+	return xs_transaction_start(x->xs);
+}
+
+bool bl_xs_end(struct bl_xen *x, bl_xs_txn t, bool abort)
+{
+	return xs_transaction_end(x->xs, t, abort);
+}
