@@ -1,0 +1,146 @@
+/* test_config.c - blanket.conf parsing and allowed-paths. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char err[512];
+
+static void test_defaults(void **state)
+{
+	struct bl_config c;
+
+	(void)state;
+	assert_int_equal(bl_config_parse(&c, "", err, sizeof(err)), 0);
+	assert_string_equal(c.socket, BL_DEFAULT_SOCKET);
+	assert_int_equal(c.log_level, BL_LOG_INFO);
+	assert_int_equal(c.vbd.max_queues, 0);
+	assert_int_equal(c.vbd.max_ring_page_order, 4);
+	assert_int_equal(c.vbd.max_indirect_segments, 256);
+	assert_true(c.vbd.persistent_grants);
+	assert_int_equal(c.vbd.max_persistent_grants, 1056);
+	assert_true(c.vbd.discard);
+	assert_true(c.vbd.direct_io);
+	assert_int_equal(c.vbd.n_allowed, 0);
+	bl_config_free(&c);
+}
+
+static void test_full(void **state)
+{
+	struct bl_config c;
+	const char *text =
+		"# comment\n"
+		"[daemon]\nsocket = /tmp/x.sock\nlog-level = debug\n"
+		"[vbd]\nallowed-paths = /srv/ /dev/vg0,/var/lib/xen\n"
+		"max-queues = 2\nmax-ring-page-order = 2\nmax-indirect-segments = 0\n"
+		"persistent-grants = no\nmax-persistent-grants = 64\ndiscard = off\ndirect-io = false\n";
+
+	(void)state;
+	assert_int_equal(bl_config_parse(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(c.socket, "/tmp/x.sock");
+	assert_int_equal(c.log_level, BL_LOG_DEBUG);
+	assert_int_equal(c.vbd.n_allowed, 3);
+	assert_string_equal(c.vbd.allowed[0], "/srv");
+	assert_string_equal(c.vbd.allowed[1], "/dev/vg0");
+	assert_string_equal(c.vbd.allowed[2], "/var/lib/xen");
+	assert_int_equal(c.vbd.max_queues, 2);
+	assert_int_equal(c.vbd.max_ring_page_order, 2);
+	assert_int_equal(c.vbd.max_indirect_segments, 0);
+	assert_false(c.vbd.persistent_grants);
+	assert_int_equal(c.vbd.max_persistent_grants, 64);
+	assert_false(c.vbd.discard);
+	assert_false(c.vbd.direct_io);
+	bl_config_free(&c);
+}
+
+/* Each bad input: one line naming the line number and the problem. */
+static void expect_error(const char *text, const char *line, const char *words)
+{
+	struct bl_config c;
+
+	assert_int_equal(bl_config_parse(&c, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, line));
+	assert_non_null(strstr(err, words));
+	assert_null(strchr(err, '\n'));
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error("[vbd]\nmax-queues = lots\n", ":2:", "max-queues");
+	expect_error("[vbd]\nmax-ring-page-order = 5\n", ":2:", "0 to 4");
+	expect_error("[vbd]\nmax-indirect-segments = 5\n", ":2:", "11 to 256");
+	expect_error("[vbd]\nmax-indirect-segments = 257\n", ":2:", "11 to 256");
+	expect_error("[vbd]\npersistent-grants = maybe\n", ":2:", "yes or no");
+	expect_error("[vbd]\nallowed-paths = srv\n", ":2:", "not absolute");
+	expect_error("[vbd]\n\nbogus = 1\n", ":3:", "unknown key 'bogus'");
+	expect_error("[nope]\nx = 1\n", ":2:", "unknown section");
+	expect_error("[daemon]\nsocket = relative\n", ":2:", "absolute");
+	expect_error("[daemon]\nlog-level = loud\n", ":2:", "log-level");
+	expect_error("[vbd\n", ":1:", "syntax");
+	/* The first error is the one reported. */
+	expect_error("[vbd]\nmax-queues = x\nmax-ring-page-order = 9\n", ":2:", "max-queues");
+}
+
+static void test_missing_file(void **state)
+{
+	struct bl_config c;
+
+	(void)state;
+	assert_int_equal(bl_config_load(&c, "/nonexistent/blanket.conf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/blanket.conf"));
+	assert_non_null(strstr(err, "cannot open"));
+}
+
+static void test_load_sample(void **state)
+{
+	struct bl_config c;
+
+	(void)state;
+	/* The shipped sample must parse and say what the defaults say. */
+	assert_int_equal(bl_config_load(&c, "conf/blanket.conf", err, sizeof(err)), 0);
+	assert_int_equal(c.vbd.max_indirect_segments, 256);
+	assert_int_equal(c.vbd.n_allowed, 0);
+	bl_config_free(&c);
+}
+
+static void test_allowed_paths(void **state)
+{
+	struct bl_config c;
+
+	(void)state;
+	assert_int_equal(bl_config_parse(&c, "[vbd]\nallowed-paths = /srv /dev/vg0\n", err, sizeof(err)), 0);
+	assert_true(bl_config_path_allowed(&c, "/srv/disk.img"));
+	assert_true(bl_config_path_allowed(&c, "/srv/a/b.img"));
+	assert_true(bl_config_path_allowed(&c, "/dev/vg0/guest1"));
+	assert_false(bl_config_path_allowed(&c, "/srv2/disk.img"));
+	assert_false(bl_config_path_allowed(&c, "/etc/shadow"));
+	assert_false(bl_config_path_allowed(&c, "/dev/vg01"));
+	bl_config_free(&c);
+	assert_int_equal(bl_config_parse(&c, "[vbd]\nallowed-paths = /\n", err, sizeof(err)), 0);
+	assert_true(bl_config_path_allowed(&c, "/anything"));
+	bl_config_free(&c);
+	assert_int_equal(bl_config_parse(&c, "", err, sizeof(err)), 0);
+	assert_true(bl_config_path_allowed(&c, "/anything"));
+	bl_config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_load_sample),
+		cmocka_unit_test(test_allowed_paths),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
