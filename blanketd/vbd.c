@@ -219,6 +219,27 @@ static int open_backing(struct vbd *v)
 	return 0;
 }
 
+static int connect_rings(struct vbd *v);
+
+/*
+ * The device was Connected before we started: blanketd restarted under a
+ * running guest.  Attach to the rings again; requests the previous process
+ * had not answered are served again (reads and writes are idempotent).
+ */
+static void resume(struct vbd *v)
+{
+	if (connect_rings(v) < 0) {
+		publish_state(v, XenbusStateClosing);
+		return;
+	}
+	for (unsigned i = 0; i < v->nr_rings; i++)
+		vbd_ring_resume(&v->rings[i]);
+	v->connected = true;
+	log_info("vbd %u/%u: resumed after a restart", v->domid, v->devid);
+	for (unsigned i = 0; i < v->nr_rings; i++)
+		vbd_ring_kick(&v->rings[i]);
+}
+
 static void probe(uint32_t domid, uint32_t devid)
 {
 	struct vbd *v;
@@ -250,7 +271,10 @@ static void probe(uint32_t domid, uint32_t devid)
 		return;
 	}
 	if (open_backing(v) == 0) {
-		advertise(v);
+		if (v->state == XenbusStateConnected)
+			resume(v);
+		else if (v->state < XenbusStateInitWait)
+			advertise(v);
 	} else if (v->state < XenbusStateInitWait) {
 		/* Let libxl run the hotplug script, which reports hotplug-error. */
 		struct kv kv[1];

@@ -116,6 +116,8 @@ extern struct vbd_ring_ctx vbd_ring_ctx;
 
 int vbd_ring_open(struct vbd_ring *r, struct vbd *v, unsigned index, enum blkif_proto proto,
 		  const grant_ref_t *refs, unsigned nr_pages, evtchn_port_t remote_port);
+/* Take over a ring a previous blanketd served: restart after its last response. */
+void vbd_ring_resume(struct vbd_ring *r);
 /* Serve whatever the frontend queued. */
 void vbd_ring_kick(struct vbd_ring *r);
 /* Stop taking requests; the ring can be closed once nothing is in flight. */

@@ -397,6 +397,15 @@ fail:
 	return -1;
 }
 
+void vbd_ring_resume(struct vbd_ring *r)
+{
+	volatile struct blkif_sring *s = r->sring;
+
+	/* Everything after the last pushed response is (re)done; a lying
+	 * rsp_prod is caught by vbd_ring_kick's producer check. */
+	r->st->req_cons = r->st->rsp_prod_pvt = s->rsp_prod;
+}
+
 void vbd_ring_close(struct vbd_ring *r)
 {
 	struct bl_xen *x = vbd_ring_ctx.xen;
