@@ -7,6 +7,7 @@
  * Xen, so a batch per loop pass matters.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@ struct bl_xen *bl_xen_open(const char **what)
 	x->evtchn = xenevtchn_open(NULL, 0);
 	if (!x->evtchn)
 		goto fail;
+	/* bl_evtchn_pending() drains the fd: it must never block. */
+	fcntl(xenevtchn_fd(x->evtchn), F_SETFL,
+	      fcntl(xenevtchn_fd(x->evtchn), F_GETFL) | O_NONBLOCK);
 	*what = "xenstore (is xenstored running?)";
 	x->xs = xs_open(0);
 	if (!x->xs)
