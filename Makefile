@@ -65,9 +65,9 @@ deps:
 # --- tests -------------------------------------------------------------------
 # Unit tests link libblanket's portable part with a fake of xen.c.
 UNIT_BIN := $(UNIT:%=$(B)/tests/%)
-$(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/fake_xen.c $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+$(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -lev -luring -linih
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -linih

@@ -45,16 +45,22 @@ void uring_submit(void)
 static void reap(void)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head, n;
 
-	io_uring_for_each_cqe(&ring, head, cqe) {
-		struct uring_req *r = io_uring_cqe_get_data(cqe);
+	do {
+		n = 0;
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			struct uring_req *r = io_uring_cqe_get_data(cqe);
 
-		n++;
-		if (r)
-			r->complete(r, cqe->res);
-	}
-	io_uring_cq_advance(&ring, n);
+			n++;
+			if (r)
+				r->complete(r, cqe->res);
+		}
+		io_uring_cq_advance(&ring, n);
+		/* Completions that found the CQ full wait in the kernel's
+		 * overflow list: only io_uring_enter(GETEVENTS) moves them
+		 * back, and nothing else here would call it. */
+	} while (io_uring_cq_has_overflow(&ring) && io_uring_get_events(&ring) >= 0);
 }
 
 static void on_ring(struct ev_loop *loop, ev_io *w, int revents)

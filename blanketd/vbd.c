@@ -147,7 +147,7 @@ static void fail(struct vbd *v, const char *fmt, ...)
 
 static unsigned limits_info(const struct vbd *v)
 {
-	return v->readonly ? VDISK_READONLY : 0;
+	return (v->readonly ? VDISK_READONLY : 0) | (v->cdrom ? VDISK_CDROM : 0);
 }
 
 /* Features and InitWait in one transaction, as soon as the device appears. */
@@ -183,11 +183,19 @@ static void advertise(struct vbd *v)
 static int open_backing(struct vbd *v)
 {
 	char *mode = xs_readf("%s/mode", v->be_path);
+	char *discard = xs_readf("%s/discard-enable", v->be_path);
 	char resolved[PATH_MAX], err[256];
+	/* xl's no-discard writes discard-enable=0; blkback then offers none. */
+	bool discard_enabled = !discard || strcmp(discard, "0");
 
+	free(discard);
 	v->params = xs_readf("%s/params", v->be_path);
+	char *type = xs_readf("%s/device-type", v->be_path);
+
 	v->readonly = !mode || !strchr(mode, 'w');
+	v->cdrom = type && !strcmp(type, "cdrom");
 	free(mode);
+	free(type);
 	if (!v->params || !v->params[0]) {
 		fail(v, "no params node: the xl disk line needs target=PATH");
 		return -1;
@@ -211,7 +219,7 @@ static int open_backing(struct vbd *v)
 		.readonly = v->readonly,
 		.flush = true,
 		.barrier = true,
-		.discard = cfg->vbd.discard && v->up->can_discard && !v->readonly,
+		.discard = cfg->vbd.discard && discard_enabled && v->up->can_discard && !v->readonly,
 	};
 	log_info("vbd %u/%u: serving %s (%s%s, %s, %" PRIu64 " sectors) to domain %u",
 		 v->domid, v->devid, resolved, v->up->kind, v->up->direct ? ", O_DIRECT" : "",
@@ -240,8 +248,18 @@ static void resume(struct vbd *v)
 		vbd_ring_kick(&v->rings[i]);
 }
 
+static bool is_online(uint32_t domid, uint32_t devid)
+{
+	char *online = xs_readf("%s/%u/%u/online", be_root, domid, devid);
+	bool on = online && !strcmp(online, "1");
+
+	free(online);
+	return on;
+}
+
 static void probe(uint32_t domid, uint32_t devid)
 {
+	enum xenbus_state st;
 	struct vbd *v;
 	char *state, *fe_id, path[256];
 
@@ -249,15 +267,28 @@ static void probe(uint32_t domid, uint32_t devid)
 	state = bl_xs_read(xen, 0, path);
 	if (!state)
 		return; /* half-written or being removed */
-	v = calloc(1, sizeof(*v));
-	if (!v) {
-		free(state);
+	st = xb_state_parse(state);
+	free(state);
+	if (st >= XenbusStateClosing && !is_online(domid, devid)) {
+		/* Being removed (or our own last write on a device we just
+		 * dropped): nothing to serve.  A toolstack waiting for the ack
+		 * of a removal that began before we started gets it. */
+		if (st == XenbusStateClosing) {
+			struct kv kv[1];
+			unsigned n = 0;
+
+			snprintf(path, sizeof(path), "%s/%u/%u", be_root, domid, devid);
+			kv_set(kv, &n, "state", XenbusStateClosed);
+			xs_publish(path, kv, n);
+		}
 		return;
 	}
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return;
 	v->domid = domid;
 	v->devid = devid;
-	v->state = xb_state_parse(state);
-	free(state);
+	v->state = st;
 	snprintf(v->be_path, sizeof(v->be_path), "%s/%u/%u", be_root, domid, devid);
 	snprintf(v->token, sizeof(v->token), "fe:%u:%u", domid, devid);
 	v->fe_path = xs_readf("%s/frontend", v->be_path);

@@ -82,6 +82,7 @@ struct vbd {
 	enum xenbus_state state;      /* what we last published */
 	char *params;
 	bool readonly;
+	bool cdrom;                   /* device-type=cdrom: VDISK_CDROM in info */
 	bool persistent;              /* negotiated with the frontend */
 	bool connected;
 	struct blk_limits lim;
