@@ -1,6 +1,7 @@
 # Blanket: Xen PV device backends in userspace.  See README.md.
 #
 #   make            build libblanket, blanketd, blanketctl (into build/)
+#   make kshim      build kshim/kshim.ko (the kernel shim)
 #   make deps       install every build, test and test-bed dependency (apt-get)
 #   make check      unit tests, fuzzers (bounded), the nested e2e test bed
 #   make demo       the nested stack: an L2 guest doing I/O through blanketd
@@ -35,7 +36,7 @@ DEB_DEPS := build-essential pkg-config libxen-dev libev-dev liburing-dev libsyst
             libinih-dev libcmocka-dev clang libclang-rt-14-dev
 E2E_DEPS  = $(shell cat tests/e2e/deps.txt 2>/dev/null)
 
-.PHONY: all deps check unit fuzz e2e demo bench install clean
+.PHONY: all deps kshim check unit fuzz e2e kshim-test demo bench install clean
 all: $(B)/blanketd $(B)/blanketctl
 
 $(B)/obj/%.o: %.c
@@ -52,15 +53,24 @@ $(B)/blanketctl: $(B)/obj/blanketd/blanketctl.o
 	$(CC) $(CFLAGS) -o $@ $^
 
 # --- dependencies -----------------------------------------------------------
-# Installs only what is missing, so it is cheap to run every time.
+# Installs only what is missing, so it is cheap to run every time.  kshim
+# builds against the headers of the kernel Debian's linux-image-amd64 points
+# at, the same kernel the test beds boot.
+KERNEL_ABI = $(shell apt-cache depends linux-image-amd64 2>/dev/null | \
+               sed -n 's/.*Depends: linux-image-\(.*\)-amd64$$/\1/p' | head -n1)
 deps:
-	@missing=$$(for p in $(DEB_DEPS) $(E2E_DEPS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "make deps: installing $$missing"; \
+	@set -e; need() { for p in "$$@"; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q '^install ok installed' || echo $$p; done; }; \
+	if [ -z "$(KERNEL_ABI)" ] || [ -n "$$(need $(DEB_DEPS) $(E2E_DEPS))" ]; then \
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get install)"; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+		apt-get update -qq; fi; \
+	abi=$$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: linux-image-\(.*\)-amd64$$/\1/p' | head -n1); \
+	missing=$$(need $(DEB_DEPS) $(E2E_DEPS) linux-headers-$$abi-amd64); \
+	if [ -n "$$missing" ]; then echo "make deps: installing $$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+kshim: deps
+	$(MAKE) -C kshim
 
 # --- tests -------------------------------------------------------------------
 # Unit tests link libblanket's portable part with a fake of xen.c.
@@ -91,7 +101,11 @@ fuzz: deps $(FUZZ_BIN)
 e2e: deps all
 	tests/e2e/run.sh --backend blanketd
 
-check: deps all unit fuzz e2e
+# kshim alone: QEMU boots Debian's kernel with kshim and drives virtio-blk/net.
+kshim-test: deps
+	tests/kshim/run.sh
+
+check: deps all unit fuzz kshim-test e2e
 
 demo: deps all
 	tests/e2e/demo.sh
@@ -114,5 +128,6 @@ install: all
 
 clean:
 	rm -rf $(B)/blanketd $(B)/blanketctl $(B)/obj $(B)/tests $(B)/fuzz $(B)/libblanket.a
+	-$(MAKE) -C kshim clean
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
