@@ -1,0 +1,177 @@
+#!/bin/bash
+# The nested e2e test bed: QEMU (TCG, L0) boots Xen 4.17 (L1) with a Debian PV dom0 from a generated
+# initramfs; dom0 runs the toolstack and the backend under test (blanketd, or the kernel's blkback
+# for comparison) and boots PV guests (L2) whose unmodified blkfront does I/O through it.
+#
+#   tests/e2e/run.sh [--backend blanketd|blkback|kernel] [--guest-script FILE]
+#                    [--guest-append "ARGS"] [--timeout SEC] [--guest-timeout SEC] [--verbose]
+#
+# Without --guest-script the default scenarios run (see tests/e2e/README.md); with it, FILE runs as
+# root under sh in the guest, its output is shown and the run fails unless it exits 0.
+# Prints "PASS <scenario>" / "FAIL <scenario>" lines and a summary; exits non-zero on any failure or
+# timeout. The whole serial console (Xen, dom0, guest) is logged under build/e2e/logs/.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${BLANKET_E2E_CACHE:-$repo/build/e2e}
+
+backend=blanketd
+guest_script=""
+guest_append=""
+guest_append_set=0
+timeout=600
+guest_timeout=""
+verbose=0
+usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2; }
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --backend) backend=${2:?}; shift 2 ;;
+    --guest-script) guest_script=${2:?}; shift 2 ;;
+    --guest-append) guest_append=${2?}; guest_append_set=1; shift 2 ;;
+    --timeout) timeout=${2:?}; shift 2 ;;
+    --guest-timeout) guest_timeout=${2:?}; shift 2 ;;
+    -v | --verbose) verbose=1; shift ;;
+    -h | --help) usage ;;
+    *) echo "run.sh: unknown option $1" >&2; usage ;;
+    esac
+done
+case "$backend" in
+blanketd) ;;
+blkback | kernel) backend=blkback ;;
+*) echo "run.sh: --backend must be blanketd, blkback or kernel" >&2; exit 2 ;;
+esac
+if [ -n "$guest_script" ]; then
+    [ -f "$guest_script" ] || { echo "run.sh: no such guest script: $guest_script" >&2; exit 2; }
+    mode=script
+else
+    mode=default
+    # The default scenarios check multi-queue: two guest vCPUs, two queues.
+    [ $guest_append_set = 1 ] || guest_append="xen_blkfront.max_queues=2"
+fi
+# Per guest boot, leaving dom0 time to report: the default scenarios boot the guest twice.
+[ -n "$guest_timeout" ] || guest_timeout=$([ $mode = default ] && echo $((timeout / 3)) || echo $((timeout * 3 / 4)))
+
+if [ "$backend" = blanketd ]; then
+    for b in blanketd blanketctl; do
+        [ -x "$repo/build/$b" ] || { echo "run.sh: $repo/build/$b missing: run make first" >&2; exit 2; }
+    done
+fi
+
+# One QEMU at a time on this machine: it is CPU-bound and uses both cores.
+exec 9>"${TMPDIR:-/tmp}/blanket-e2e.lock"
+if ! flock -n 9; then
+    echo "run.sh: waiting for another e2e run to finish" >&2
+    flock 9
+fi
+
+t_start=$(date +%s)
+"$here/build-images.sh"
+img=$cache/images
+run=$cache/run
+rm -rf "$run"; mkdir -p "$run" "$cache/logs"
+
+# --- per-run archive: test scripts, config, blanketd. Small, rebuilt every run; concatenated after
+# the cached dom0.cpio (Linux unpacks concatenated archives; later files win).
+rt=$run/rt
+mkdir -p "$rt/e2e/dom0" "$rt/etc/xen/scripts" "$rt/usr/sbin" "$rt/usr/lib/x86_64-linux-gnu"
+install -m 755 "$here/dom0/init" "$rt/init"
+cp "$here/common.sh" "$rt/e2e/"
+cp "$here"/dom0/*.sh "$rt/e2e/dom0/"
+q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
+cat >"$rt/e2e/config.sh" <<EOF
+E2E_BACKEND=$backend
+E2E_MODE=$mode
+E2E_GUEST_APPEND=$(q "$guest_append")
+E2E_GUEST_SCRIPT=$(q "$(basename "$guest_script")")
+E2E_GUEST_TIMEOUT=$guest_timeout
+EOF
+
+mkcpio() {
+    (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$2"
+}
+
+# The guest's per-run archive: its /init, the scenario scripts, the user's script.
+grt=$run/guest-rt
+mkdir -p "$grt/e2e/guest" "$grt/e2e/user"
+install -m 755 "$here/guest/init" "$grt/init"
+cp "$here/common.sh" "$grt/e2e/"
+cp "$here"/guest/*.sh "$grt/e2e/guest/"
+[ -z "$guest_script" ] || cp "$guest_script" "$grt/e2e/user/"
+mkcpio "$grt" "$rt/e2e/guest-extra.cpio"
+
+if [ "$backend" = blanketd ]; then
+    install -m 755 "$repo/blanketd/blanket-hotplug" "$rt/etc/xen/scripts/blanket"
+    printf '[daemon]\nsocket = /run/blanketd.sock\n[vbd]\nallowed-paths = /srv\n' >"$rt/etc/blanket.conf"
+    # Copied on every run: they change all the time.
+    cp "$repo/build/blanketd" "$repo/build/blanketctl" "$rt/usr/sbin/"
+    # Libraries the binaries link that the cached image lacks (a new dependency): the host is the
+    # same Debian release, so its copies fit.
+    for lib in $(ldd "$repo/build/blanketd" "$repo/build/blanketctl" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u); do
+        base=$(basename "$lib")
+        grep -qE "^/(usr/)?lib/x86_64-linux-gnu/$base\$" "$img/dom0.files" ||
+            { echo "run.sh: adding host library $lib" >&2; cp -L "$lib" "$rt/usr/lib/x86_64-linux-gnu/"; }
+    done
+fi
+mkcpio "$rt" "$run/rt.cpio"
+cat "$img/dom0.cpio" "$run/rt.cpio" >"$run/dom0-full.cpio"
+
+# dom0's /srv: a sparse ext4 image on a virtio disk (O_DIRECT works there, unlike tmpfs). Inode
+# tables are initialised here, so dom0's ext4lazyinit does not compete for the emulated CPUs.
+truncate -s 1G "$run/srv.img"
+mkfs.ext4 -q -F -L srv -E lazy_itable_init=0,lazy_journal_init=0 "$run/srv.img"
+
+stamp=$(date +%Y%m%d-%H%M%S)
+log=$cache/logs/$stamp-$backend.log
+ln -sfn "$(basename "$log")" "$cache/logs/last.log"
+echo "run.sh: backend $backend, mode $mode${guest_script:+ ($guest_script)}, guest-append '$guest_append'"
+echo "run.sh: serial log: $log"
+
+# Only the interesting lines go to stdout: dom0's progress and results, the guest console, errors.
+filter() {
+    if [ $verbose = 1 ]; then tr -d '\r'; return; fi
+    awk '{
+        sub(/\r+$/, "")
+        if (sub(/.*E2E: /, "")) { print; fflush(); next }
+        if ($0 ~ /e2e:|E2E-|\[L2\]|\[blanketd\]|Kernel panic|BUG:|Oops|Call Trace|libxl: error|Panic on CPU|FATAL/) {
+            print; fflush()
+        }
+    }'
+}
+
+# Xen: 1 GiB for dom0 with 2 vCPUs (blkback offers as many queues as dom0 has vCPUs). No commas in
+# the dom0 command line: they separate multiboot modules.
+xen_cmd="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all"
+dom0_cmd="console=hvc0 earlyprintk=xen loglevel=4 panic=5"
+t_qemu=$(date +%s)
+set +e
+# -cpu: busybox needs SSSE3; "-cpu max" crashes dom0 early.
+timeout -k 10 "$timeout" qemu-system-x86_64 -M pc -accel tcg -smp 2 -m 2048 \
+    -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16 \
+    -display none -monitor none -serial stdio -no-reboot -nic none \
+    -kernel "$img/xen.elf" -append "$xen_cmd" \
+    -initrd "$img/dom0-vmlinuz $dom0_cmd,$run/dom0-full.cpio" \
+    -drive "file=$run/srv.img,format=raw,if=virtio,cache=unsafe" \
+    </dev/null 2>&1 | tee "$log" | filter
+qemu_rc=${PIPESTATUS[0]}
+set -e
+t_end=$(date +%s)
+
+pass=$(grep -c 'E2E: PASS' "$log" || true)
+fail=$(grep -c 'E2E: FAIL' "$log" || true)
+done_line=$(tr -d '\r' <"$log" | grep -o 'E2E-DONE rc=[0-9]*' | tail -n1 || true)
+status=0
+if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then
+    echo "FAIL timeout: no result after $timeout s (QEMU killed)"
+    status=1
+elif [ -z "$done_line" ]; then
+    echo "FAIL dom0: no final marker (QEMU exit status $qemu_rc; crash? see $log)"
+    status=1
+elif [ "$done_line" != "E2E-DONE rc=0" ]; then
+    status=1
+fi
+[ "$fail" = 0 ] || status=1
+[ "$pass" -gt 0 ] || status=1
+echo "SUMMARY backend=$backend pass=$pass fail=$fail ${done_line:-no-done-marker}:" \
+    "$([ $status = 0 ] && echo OK || echo FAILED), QEMU $((t_end - t_qemu)) s, total $((t_end - t_start)) s"
+exit $status
