@@ -2,10 +2,12 @@
 # blanketd against the kernel's blkback on the nested test bed: the same fio jobs in the L2 guest
 # (guest/bench-fio.sh: 4 KiB randread/randwrite QD32, 1 MiB seq read/write QD4, libaio, O_DIRECT,
 # 2 blkfront queues), BENCH_ROUNDS rounds (default 1) alternating the backends, then a table of
-# medians and the blanketd/blkback ratio per job.
+# medians and the blanketd/blkback ratio per job. Both backings (run.sh --backing) are measured:
+# direct (blanketd O_DIRECT, blkback on a direct-I/O loop device) and cached (both through dom0's
+# page cache); BENCH_BACKING picks one.
 # Under emulation the figures measure CPU per request (dom0 and guest share 2 emulated CPUs) and are
 # noisy (~20% on 4 KiB randread): compare medians of >= 3 rounds before concluding.
-#   BENCH_ROUNDS=3 BENCH_SECONDS=15 tests/e2e/bench.sh
+#   BENCH_ROUNDS=3 BENCH_SECONDS=15 BENCH_BACKING="direct cached" tests/e2e/bench.sh
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,6 +16,7 @@ cache=${BLANKET_E2E_CACHE:-$repo/build/e2e}
 rounds=${BENCH_ROUNDS:-1}
 secs=${BENCH_SECONDS:-15}
 backends="blanketd blkback"
+backings=${BENCH_BACKING:-direct cached}
 out=$cache/bench
 mkdir -p "$out"
 results=$out/results-$(date +%Y%m%d-%H%M%S).txt
@@ -24,32 +27,36 @@ for r in $(seq 1 "$rounds"); do
     # Swap the order every round so neither backend always runs first.
     order=$backends
     [ $((r % 2)) = 1 ] || order=$(echo "$backends" | awk '{ print $2, $1 }')
-    for b in $order; do
-        echo "bench: round $r/$rounds, $b"
-        if ! "$here/run.sh" --backend "$b" --guest-script "$here/guest/bench-fio.sh" \
-                --guest-append "xen_blkfront.max_queues=2 e2e.bench_seconds=$secs" \
-                --timeout $((240 + 10 * secs)) | tee "$out/round$r-$b.out"; then
-            echo "bench: round $r with $b FAILED (log: $cache/logs/last.log)"
-            failed=1
-        fi
-        sed -n "s/.*BENCH \([a-z0-9]*\) \([0-9.]*\) \([0-9.]*\).*/$b $r \1 \2 \3/p" \
-            "$out/round$r-$b.out" >>"$results"
+    for k in $backings; do
+        for b in $order; do
+            echo "bench: round $r/$rounds, $b, $k backing"
+            if ! "$here/run.sh" --backend "$b" --backing "$k" --guest-script "$here/guest/bench-fio.sh" \
+                    --guest-append "xen_blkfront.max_queues=2 e2e.bench_seconds=$secs" \
+                    --timeout $((240 + 10 * secs)) | tee "$out/round$r-$b-$k.out"; then
+                echo "bench: round $r with $b ($k) FAILED (log: $cache/logs/last.log)"
+                failed=1
+            fi
+            sed -n "s/.*BENCH \([a-z0-9]*\) \([0-9.]*\) \([0-9.]*\).*/$b $r \1 \2 \3 $k/p" \
+                "$out/round$r-$b-$k.out" >>"$results"
+        done
     done
 done
 
 echo
 echo "bench: $rounds round(s), ${secs} s per job; raw figures in $results"
-awk '
+for k in $backings; do
+    echo "-- $k backing"
+    awk -v k="$k" '
     # median of the values v[key, 1..n[key]]
-    function median(key,   k, i, j, t, a) {
-        k = n[key]; if (k == 0) return -1
-        for (i = 1; i <= k; i++) a[i] = v[key, i]
-        for (i = 2; i <= k; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+    function median(key,   c, i, j, t, a) {
+        c = n[key]; if (c == 0) return -1
+        for (i = 1; i <= c; i++) a[i] = v[key, i]
+        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
     }
     function show(x) { return x < 0 ? "n/a" : sprintf("%.1f", x) }
-    # lines: backend round job iops MBps
-    { for (m = 4; m <= 5; m++) { key = $1 SUBSEP $3 SUBSEP m; v[key, ++n[key]] = $m } }
+    # lines: backend round job iops MBps backing
+    $6 == k { for (m = 4; m <= 5; m++) { key = $1 SUBSEP $3 SUBSEP m; v[key, ++n[key]] = $m } }
     END {
         printf "%-12s %10s %10s %10s %10s %7s\n", "job", "blanketd", "blkback", "blanketd", "blkback", "ratio"
         printf "%-12s %10s %10s %10s %10s %7s\n", "", "IOPS", "IOPS", "MB/s", "MB/s", ""
@@ -62,5 +69,6 @@ awk '
             printf "%-12s %10s %10s %10s %10s %7s\n", j, show(ai), show(bi), show(am), show(bm), ratio
         }
     }' "$results"
+done
 echo "(medians over rounds; ratio = blanketd/blkback IOPS)"
 exit $failed

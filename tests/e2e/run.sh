@@ -4,7 +4,13 @@
 # for comparison) and boots PV guests (L2) whose unmodified blkfront does I/O through it.
 #
 #   tests/e2e/run.sh [--backend blanketd|blkback|kernel] [--guest-script FILE]
-#                    [--guest-append "ARGS"] [--timeout SEC] [--guest-timeout SEC] [--verbose]
+#                    [--guest-append "ARGS"] [--backing direct|cached]
+#                    [--timeout SEC] [--guest-timeout SEC] [--verbose]
+#
+# --backing: how the backend reaches the image files on dom0's /srv, the same for both backends so
+# that they compare like for like. direct (default): blanketd opens them O_DIRECT, blkback gets loop
+# devices with direct I/O. cached: through dom0's page cache (blanketd direct-io=no; blkback on
+# xl's default loop devices).
 #
 # Without --guest-script the default scenarios run (see tests/e2e/README.md); with it, FILE runs as
 # root under sh in the guest, its output is shown and the run fails unless it exits 0.
@@ -22,13 +28,15 @@ guest_append=""
 guest_append_set=0
 timeout=600
 guest_timeout=""
+backing=direct
 verbose=0
-usage() { sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 2; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --backend) backend=${2:?}; shift 2 ;;
     --guest-script) guest_script=${2:?}; shift 2 ;;
     --guest-append) guest_append=${2?}; guest_append_set=1; shift 2 ;;
+    --backing) backing=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --guest-timeout) guest_timeout=${2:?}; shift 2 ;;
     -v | --verbose) verbose=1; shift ;;
@@ -40,6 +48,10 @@ case "$backend" in
 blanketd) ;;
 blkback | kernel) backend=blkback ;;
 *) echo "run.sh: --backend must be blanketd, blkback or kernel" >&2; exit 2 ;;
+esac
+case "$backing" in
+direct | cached) ;;
+*) echo "run.sh: --backing must be direct or cached" >&2; exit 2 ;;
 esac
 if [ -n "$guest_script" ]; then
     [ -f "$guest_script" ] || { echo "run.sh: no such guest script: $guest_script" >&2; exit 2; }
@@ -81,6 +93,7 @@ cp "$here"/dom0/*.sh "$rt/e2e/dom0/"
 q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 cat >"$rt/e2e/config.sh" <<EOF
 E2E_BACKEND=$backend
+E2E_BACKING=$backing
 E2E_MODE=$mode
 E2E_GUEST_APPEND=$(q "$guest_append")
 E2E_GUEST_SCRIPT=$(q "$(basename "$guest_script")")
@@ -102,7 +115,8 @@ mkcpio "$grt" "$rt/e2e/guest-extra.cpio"
 
 if [ "$backend" = blanketd ]; then
     install -m 755 "$repo/blanketd/blanket-hotplug" "$rt/etc/xen/scripts/blanket"
-    printf '[daemon]\nsocket = /run/blanketd.sock\n[vbd]\nallowed-paths = /srv\n' >"$rt/etc/blanket.conf"
+    printf '[daemon]\nsocket = /run/blanketd.sock\n[vbd]\nallowed-paths = /srv\ndirect-io = %s\n' \
+        "$([ "$backing" = direct ] && echo yes || echo no)" >"$rt/etc/blanket.conf"
     # Copied on every run: they change all the time.
     cp "$repo/build/blanketd" "$repo/build/blanketctl" "$rt/usr/sbin/"
     # Libraries the binaries link that the cached image lacks (a new dependency): the host is the
@@ -124,7 +138,7 @@ mkfs.ext4 -q -F -L srv -E lazy_itable_init=0,lazy_journal_init=0 "$run/srv.img"
 stamp=$(date +%Y%m%d-%H%M%S)
 log=$cache/logs/$stamp-$backend.log
 ln -sfn "$(basename "$log")" "$cache/logs/last.log"
-echo "run.sh: backend $backend, mode $mode${guest_script:+ ($guest_script)}, guest-append '$guest_append'"
+echo "run.sh: backend $backend ($backing backing), mode $mode${guest_script:+ ($guest_script)}, guest-append '$guest_append'"
 echo "run.sh: serial log: $log"
 
 # Only the interesting lines go to stdout: dom0's progress and results, the guest console, errors.

@@ -56,11 +56,24 @@ ro_md5=$(pattern_md5 ro 4)
 # The guest's initramfs: the cached base archive plus this run's scripts.
 cat /e2e/guest/base.cpio /e2e/guest-extra.cpio >/run/guest.cpio
 
+# blkback needs a block device. With direct backing it gets a loop device doing direct I/O on the
+# image, as blanketd opens it O_DIRECT; with cached backing, xl's block script makes a plain loop
+# device (page cache), as blanketd then uses buffered I/O.
+backing_path() {
+    if [ "$E2E_BACKEND" = blkback ] && [ "$E2E_BACKING" = direct ]; then
+        [ -f "/run/loop-$(basename "$1")" ] ||
+            losetup --direct-io=on -f --show "$1" >"/run/loop-$(basename "$1")"
+        cat "/run/loop-$(basename "$1")"
+    else
+        echo "$1"
+    fi
+}
+
 # xl disk spec. target= must come last: xl takes the rest of the spec as the path.
 disk_spec() {
     s="format=raw, vdev=$1, access=$2"
     [ "$E2E_BACKEND" != blanketd ] || s="$s, script=/etc/xen/scripts/blanket"
-    echo "\"$s, target=$3\""
+    echo "\"$s, target=$(backing_path "$3")\""
 }
 
 dump_backend_state() {
