@@ -4,13 +4,13 @@
 #   make kshim      build kshim/kshim.ko (the kernel shim)
 #   make deps       install every build, test and test-bed dependency (apt-get)
 #   make check      unit tests, fuzzers (bounded), the nested e2e test bed
-#   make demo       the nested stack: an L2 guest doing I/O through blanketd
-#   make bench      blanketd against the kernel's blkback, side by side
+#   make demo       the nested stack: an L2 guest doing I/O through blanketd and kshim
+#   make bench      blanketd against the kernel's blkback, side by side (file and L0 disks)
 #   make install    binaries, unit, config, hotplug script, modprobe.d file
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilibblanket
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -Ilibblanket -Ikshim
 FUZZ_CC  ?= clang
 FUZZ_SECONDS ?= 60
 PREFIX   ?= /usr/local
@@ -22,8 +22,8 @@ LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanke
 XEN_SRC  := libblanket/xen.c
 D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/vbd.c blanketd/vbd_ring.c \
-            blanketd/vbd_stats.c
-UNIT     := test_blkif test_xenbus test_config test_vbd
+            blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/uplink_kshim.c
+UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli
 FUZZ     := fuzz_blkif fuzz_config
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -78,11 +78,14 @@ UNIT_BIN := $(UNIT:%=$(B)/tests/%)
 $(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
+$(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/kshim_chain.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -linih
 
-unit: deps $(UNIT_BIN)
+unit: deps all $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 FUZZ_BIN := $(FUZZ:%=$(B)/fuzz/%)
@@ -98,8 +101,10 @@ fuzz: deps $(FUZZ_BIN)
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -n 12; \
 		test $${PIPESTATUS[0]} -eq 0; done
 
+# Both data paths: image files on dom0 (io_uring), and the L0 virtio-blk through kshim (~1 min each).
 e2e: deps all
 	tests/e2e/run.sh --backend blanketd
+	tests/e2e/run.sh --backend blanketd-kshim
 
 # kshim alone: QEMU boots Debian's kernel with kshim and drives virtio-blk/net.
 kshim-test: deps

@@ -3,6 +3,13 @@
 
 #include "pgrant.h"
 
+#define PGRANT_PAGE_SIZE 4096u  /* one grant = one page */
+
+static bool can_register(const struct pgrant_cache *c)
+{
+	return c->up && c->up->ops->mem_register;
+}
+
 int pgrant_init(struct pgrant_cache *c, unsigned max)
 {
 	*c = (struct pgrant_cache){ .max = max };
@@ -59,6 +66,11 @@ struct pgrant *pgrant_get(struct pgrant_cache *c, struct bl_xen *x, uint32_t dom
 	p->addr = bl_gnt_map(x, domid, 1, &gref, true);
 	if (!p->addr)
 		return NULL;
+	/* Persistent grants are mapped writable: register them so, once.  If
+	 * the uplink refuses (it said why), requests on this page register
+	 * it for themselves. */
+	p->registered = can_register(c) &&
+			c->up->ops->mem_register(c->up, p->addr, PGRANT_PAGE_SIZE, true) == 0;
 	c->free = p->next;
 	p->gref = gref;
 	p->users = 1;
@@ -74,6 +86,10 @@ static void evict(struct pgrant_cache *c, struct bl_xen *x, struct pgrant **link
 	struct pgrant *p = *link;
 
 	*link = p->next;
+	/* Never unmap a page the device may still reach. */
+	if (p->registered)
+		c->up->ops->mem_unregister(c->up, p->addr, PGRANT_PAGE_SIZE);
+	p->registered = false;
 	bl_gnt_unmap(x, p->addr, 1);
 	p->addr = NULL;
 	p->next = c->free;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "uplink.h"
 #include "xen.h"
 
 struct pgrant {
@@ -17,6 +18,7 @@ struct pgrant {
 	grant_ref_t gref;
 	uint32_t users;        /* requests in flight using it */
 	uint64_t last_use;     /* cache tick of the last lookup */
+	bool registered;       /* with the uplink (mem_register) */
 };
 
 struct pgrant_cache {
@@ -25,9 +27,15 @@ struct pgrant_cache {
 	unsigned nbuckets, count, max;
 	uint64_t tick;
 	uint64_t hits, misses;
+	/* The uplink the pages go to: one with mem_register gets each page
+	 * registered when mapped and released before it is unmapped, so that
+	 * requests on persistent grants register nothing. */
+	struct uplink *up;
 };
 
 int pgrant_init(struct pgrant_cache *c, unsigned max);
+/* Give the cache its uplink (after pgrant_init, before the first get). */
+static inline void pgrant_set_uplink(struct pgrant_cache *c, struct uplink *up) { c->up = up; }
 /* Find gref, or map it (writable) and keep it if there is room.
  * Returns the entry with one more user, or NULL: *full tells whether the
  * cache had no room (map it transiently) or the map failed (a bad gref). */

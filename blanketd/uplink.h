@@ -2,9 +2,18 @@
  * uplink.h - the contract between a vbd and what stores its data.
  *
  * A vbd turns each guest request into uplink_io operations and submits them;
- * the uplink calls io->done() once per operation, from the event loop.  The
- * file uplink (uplink_file.c: a raw image or block device through io_uring)
- * implements it today; the kshim virtio-blk uplink implements the same.
+ * the uplink calls io->done() once per operation, from the event loop.  Two
+ * uplinks implement it: uplink_file.c (a raw image or block device through
+ * io_uring) and uplink_kshim.c (an L0 virtio-blk device through the kshim
+ * module, the guest's pages handed to the device's DMA).
+ *
+ * Memory: READ/WRITE iovecs point at guest pages mapped in this process.
+ * An uplink that can only reach memory registered with it beforehand
+ * (kshim pins and DMA-maps it) has mem_register/mem_unregister; the vbd
+ * calls them for mappings that outlive a request (persistent grants), so
+ * the steady state registers nothing.  Memory never registered is still
+ * served: such an uplink registers it for the operation and releases it on
+ * completion (counted in stats.registrations).
  */
 #ifndef BLANKETD_UPLINK_H
 #define BLANKETD_UPLINK_H
@@ -28,6 +37,10 @@ struct uplink_io {
 struct uplink_stats {
 	uint64_t ops, errors;
 	uint64_t copies;         /* data copies made by the uplink (0: zero-copy) */
+	uint64_t registrations;  /* per-operation memory registrations (transient mappings) */
+	uint64_t mem_regions;    /* long-lived registrations held now (mem_register) */
+	uint64_t device_reqs;    /* device requests (an op split by device limits makes several) */
+	uint64_t kicks;          /* submission calls into the kernel */
 };
 
 struct uplink {
@@ -43,6 +56,13 @@ struct uplink_ops {
 	/* Queue io; completion comes through io->done().  Non-zero: not queued. */
 	int (*submit)(struct uplink *u, struct uplink_io *io);
 	void (*close)(struct uplink *u);
+	/* Optional (NULL: any memory of the process will do).  Register the
+	 * page-aligned [addr, addr + len) for I/O until mem_unregister, which
+	 * is only called with no operation in flight on it.  writable: the
+	 * device may write into it (READ data).  Non-zero: not registered
+	 * (operations on it are then registered one by one). */
+	int (*mem_register)(struct uplink *u, void *addr, size_t len, bool writable);
+	void (*mem_unregister)(struct uplink *u, void *addr, size_t len);
 };
 
 static inline int uplink_submit(struct uplink *u, struct uplink_io *io)
@@ -54,5 +74,13 @@ static inline int uplink_submit(struct uplink *u, struct uplink_io *io)
 /* Open a raw image file or block device; NULL with a one-line reason in err. */
 struct uplink *uplink_file_open(const char *path, bool readonly, bool direct,
 				char *err, size_t errlen);
+
+/* Open the L0 virtio-blk device at PCI address pci (0000:00:05.0) through
+ * kshim, binding it to kshim first if needed; name is its blanket.conf name,
+ * for messages.  NULL with a one-line reason in err. */
+struct uplink *uplink_kshim_open(const char *name, const char *pci, bool readonly,
+				 char *err, size_t errlen);
+/* Bind the device to kshim now (blanketd's start): 0, or -1 with a reason. */
+int uplink_kshim_bind(const char *pci, char *err, size_t errlen);
 
 #endif

@@ -200,15 +200,29 @@ static int open_backing(struct vbd *v)
 		fail(v, "no params node: the xl disk line needs target=PATH");
 		return -1;
 	}
-	if (!realpath(v->params, resolved)) {
-		fail(v, "%s: %s", v->params, strerror(errno));
-		return -1;
+	if (!strncmp(v->params, "kshim:", 6)) {
+		/* An L0 virtio-blk device named in blanket.conf's [kshim]: the
+		 * toolstack names it, the configuration says which PCI device it
+		 * is, so a guest's config cannot reach an unlisted device. */
+		const char *name = v->params + 6, *pci = bl_config_kshim_pci(cfg, name);
+
+		if (!pci) {
+			fail(v, "%s: no device '%s' in blanket.conf's [kshim]", v->params, name);
+			return -1;
+		}
+		v->up = uplink_kshim_open(name, pci, v->readonly, err, sizeof(err));
+		snprintf(resolved, sizeof(resolved), "%s (%s)", v->params, pci);
+	} else {
+		if (!realpath(v->params, resolved)) {
+			fail(v, "%s: %s", v->params, strerror(errno));
+			return -1;
+		}
+		if (!bl_config_path_allowed(cfg, resolved)) {
+			fail(v, "%s is not under allowed-paths in blanket.conf", resolved);
+			return -1;
+		}
+		v->up = uplink_file_open(resolved, v->readonly, cfg->vbd.direct_io, err, sizeof(err));
 	}
-	if (!bl_config_path_allowed(cfg, resolved)) {
-		fail(v, "%s is not under allowed-paths in blanket.conf", resolved);
-		return -1;
-	}
-	v->up = uplink_file_open(resolved, v->readonly, cfg->vbd.direct_io, err, sizeof(err));
 	if (!v->up) {
 		fail(v, "%s", err);
 		return -1;
@@ -405,6 +419,8 @@ static int connect_rings(struct vbd *v)
 			close_rings(v);
 			return -1;
 		}
+		/* Persistent grants get registered with an uplink that needs it. */
+		pgrant_set_uplink(&v->rings[q].pg, v->up);
 		v->nr_rings = q + 1;
 	}
 	log_info("vbd %u/%u: connected: %lu queue(s) of %u entries, %s grants, protocol %s",
@@ -583,6 +599,16 @@ int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
 	free(self);
 	/* Grants stay mapped (persistent) across many rings: lift gntdev's cap. */
 	bl_gnt_set_max(x, 1u << 20);
+	/* Take the configured L0 devices from their drivers now, so that a
+	 * missing module or a wrong address shows at start, not at xl create. */
+	for (unsigned i = 0; i < c->n_kshim; i++) {
+		char err[256];
+
+		if (uplink_kshim_bind(c->kshim[i].pci, err, sizeof(err)))
+			log_err("kshim %s: %s", c->kshim[i].name, err);
+		else
+			log_info("kshim %s: %s bound to kshim", c->kshim[i].name, c->kshim[i].pci);
+	}
 	ev_timer_init(&purge_timer, on_purge, 1., 1.);
 	ev_timer_start(loop, &purge_timer);
 	/* The watch fires once at registration: that first event scans. */

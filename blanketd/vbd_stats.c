@@ -22,6 +22,12 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* Copies per guest request: what "zero-copy" promises is 0. */
+static double per_op(uint64_t n, const struct uplink *u)
+{
+	return u && u->stats.ops ? (double)n / (double)u->stats.ops : 0.;
+}
+
 static void render_queue_json(FILE *f, const struct vbd_ring *r)
 {
 	const struct vbd_queue_stats *s = &r->stats;
@@ -59,10 +65,14 @@ static void render_json(FILE *f, bool list_only)
 			json_str(f, v->error);
 		}
 		if (!list_only) {
+			const struct uplink_stats z = { 0 }, *us = v->up ? &v->up->stats : &z;
+
 			fprintf(f, ",\"uplink_ops\":%" PRIu64 ",\"uplink_errors\":%" PRIu64
-				",\"uplink_copies\":%" PRIu64 ",\"queues\":[",
-				v->up ? v->up->stats.ops : 0, v->up ? v->up->stats.errors : 0,
-				v->up ? v->up->stats.copies : 0);
+				",\"uplink_copies\":%" PRIu64 ",\"uplink_copies_per_request\":%.3f"
+				",\"uplink_registrations\":%" PRIu64 ",\"uplink_registered_regions\":%" PRIu64
+				",\"uplink_device_requests\":%" PRIu64 ",\"uplink_kicks\":%" PRIu64
+				",\"queues\":[", us->ops, us->errors, us->copies, per_op(us->copies, v->up),
+				us->registrations, us->mem_regions, us->device_reqs, us->kicks);
 			for (unsigned i = 0; i < v->nr_rings; i++) {
 				if (i)
 					fputc(',', f);
@@ -89,9 +99,20 @@ static void render_text(FILE *f, bool list_only)
 			v->error ? v->error : "");
 		if (list_only)
 			continue;
-		if (v->up)
-			fprintf(f, "  uplink %s: ops %" PRIu64 "  errors %" PRIu64 "  copies %" PRIu64 "\n",
-				v->up->kind, v->up->stats.ops, v->up->stats.errors, v->up->stats.copies);
+		if (v->up) {
+			const struct uplink_stats *us = &v->up->stats;
+
+			fprintf(f, "  uplink %s: ops %" PRIu64 "  errors %" PRIu64 "  copies %" PRIu64
+				" (%.2f per request)\n", v->up->kind, us->ops, us->errors, us->copies,
+				per_op(us->copies, v->up));
+			/* Only an uplink that registers memory has these. */
+			if (v->up->ops->mem_register)
+				fprintf(f, "    registrations %" PRIu64 " (%.2f per request)  registered "
+					"regions %" PRIu64 "  device requests %" PRIu64 "  kicks %" PRIu64
+					" (%.2f requests per kick)\n", us->registrations,
+					per_op(us->registrations, v->up), us->mem_regions, us->device_reqs,
+					us->kicks, us->kicks ? (double)us->device_reqs / (double)us->kicks : 0.);
+		}
 		for (unsigned i = 0; i < v->nr_rings; i++) {
 			const struct vbd_ring *r = &v->rings[i];
 			const struct vbd_queue_stats *s = &r->stats;

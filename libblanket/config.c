@@ -95,6 +95,51 @@ static int add_paths(struct parse_ctx *p, const char *v)
 	return 1;
 }
 
+/* PCI address DDDD:BB:DD.F (the domain may be left out): the form sysfs
+ * names devices by, so it is normalised to lower case with the domain. */
+static int parse_pci(const char *v, char *out, size_t outlen)
+{
+	unsigned dom = 0, bus, dev, fn;
+	int n = -1;
+
+	if (sscanf(v, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) != 4 || v[n]) {
+		n = -1;
+		dom = 0;
+		if (sscanf(v, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n) != 3 || v[n])
+			return -1;
+	}
+	/* sscanf's %x takes signs and "0x": accept hex digits and separators only. */
+	for (const char *p = v; *p; p++)
+		if (!strchr("0123456789abcdefABCDEF:.", *p))
+			return -1;
+	if (dev > 0x1f || fn > 7)
+		return -1;
+	snprintf(out, outlen, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return 0;
+}
+
+static int add_kshim(struct parse_ctx *p, const char *name, const char *v)
+{
+	struct bl_config *c = p->c;
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= BL_KSHIM_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+		return fail(p, "[kshim] '%s': a device name is 1-31 letters, digits, '-' or '_'%s", name, "");
+	if (bl_config_kshim_pci(c, name))
+		return fail(p, "[kshim] '%s' is named twice%s", name, "");
+	if (c->n_kshim == BL_CONFIG_MAX_KSHIM)
+		return fail(p, "[kshim] more than 16 devices%s%s", "", "");
+	if (parse_pci(v, c->kshim[c->n_kshim].pci, sizeof(c->kshim[0].pci)))
+		return fail(p, "[kshim] %s: '%s' is not a PCI address like 0000:00:05.0", name, v);
+	for (unsigned i = 0; i < c->n_kshim; i++)
+		if (!strcmp(c->kshim[i].pci, c->kshim[c->n_kshim].pci))
+			return fail(p, "[kshim] %s: PCI device '%s' already has a name", name, v);
+	snprintf(c->kshim[c->n_kshim].name, sizeof(c->kshim[0].name), "%s", name);
+	c->n_kshim++;
+	return 1;
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *v)
 {
 	struct parse_ctx *p = user;
@@ -154,8 +199,10 @@ static int on_key(void *user, const char *section, const char *key, const char *
 				c->vbd.direct_io = b;
 			return 1;
 		}
+	} else if (!strcmp(section, "kshim")) {
+		return add_kshim(p, key, v);
 	} else {
-		return fail(p, "unknown section [%s]; expected [daemon] or [vbd]%s", section, "");
+		return fail(p, "unknown section [%s]; expected [daemon], [vbd] or [kshim]%s", section, "");
 	}
 	return fail(p, "unknown key '%s' in [%s]", key, section);
 }
@@ -202,6 +249,15 @@ void bl_config_free(struct bl_config *c)
 	for (unsigned i = 0; i < c->vbd.n_allowed; i++)
 		free(c->vbd.allowed[i]);
 	c->vbd.n_allowed = 0;
+	c->n_kshim = 0;
+}
+
+const char *bl_config_kshim_pci(const struct bl_config *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_kshim; i++)
+		if (!strcmp(c->kshim[i].name, name))
+			return c->kshim[i].pci;
+	return NULL;
 }
 
 bool bl_config_path_allowed(const struct bl_config *c, const char *resolved)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #define BL_CONFIG_MAX_PATHS 32
+#define BL_CONFIG_MAX_KSHIM 16
+#define BL_KSHIM_NAME_MAX 32            /* bytes, with the NUL */
 #define BL_DEFAULT_SOCKET "/run/blanketd.sock"
 
 enum bl_log_level { BL_LOG_ERR, BL_LOG_WARN, BL_LOG_INFO, BL_LOG_DEBUG };
@@ -29,6 +31,13 @@ struct bl_config {
 		bool discard;
 		bool direct_io;                 /* O_DIRECT where the backing allows */
 	} vbd;
+	/* [kshim]: L0 virtio-blk devices served through the kshim module,
+	 * named for the xl disk line (target=kshim:NAME). */
+	struct {
+		char name[BL_KSHIM_NAME_MAX];
+		char pci[16];                   /* normalised: 0000:00:05.0 */
+	} kshim[BL_CONFIG_MAX_KSHIM];
+	unsigned n_kshim;
 };
 
 /* Defaults, then the file at path.  On error: -1 and one line in err that
@@ -37,6 +46,9 @@ int bl_config_load(struct bl_config *c, const char *path, char *err, size_t errl
 /* The same from a string (tests, fuzzing). */
 int bl_config_parse(struct bl_config *c, const char *text, char *err, size_t errlen);
 void bl_config_free(struct bl_config *c);
+
+/* The PCI address configured for kshim device NAME, or NULL. */
+const char *bl_config_kshim_pci(const struct bl_config *c, const char *name);
 
 /* Whether an absolute, resolved path lies under an allowed prefix. */
 bool bl_config_path_allowed(const struct bl_config *c, const char *resolved);

@@ -2,9 +2,12 @@
 # blanketd against the kernel's blkback on the nested test bed: the same fio jobs in the L2 guest
 # (guest/bench-fio.sh: 4 KiB randread/randwrite QD32, 1 MiB seq read/write QD4, libaio, O_DIRECT,
 # 2 blkfront queues), BENCH_ROUNDS rounds (default 1) alternating the backends, then a table of
-# medians and the blanketd/blkback ratio per job. Both backings (run.sh --backing) are measured:
-# direct (blanketd O_DIRECT, blkback on a direct-I/O loop device) and cached (both through dom0's
-# page cache); BENCH_BACKING picks one.
+# medians and the blanketd/blkback ratio per job. Three set-ups (BENCH_BACKING picks some):
+#   direct  image file on dom0's /srv: blanketd O_DIRECT, blkback on a direct-I/O loop device
+#   cached  the same through dom0's page cache (run.sh --backing cached)
+#   l0      the guest's disk is QEMU's own (L0) virtio-blk (run.sh --disk l0): blanketd-kshim, the
+#           guest's pages DMA'd by the device through kshim, against blkback on dom0's virtio_blk
+#           driver (/dev/vdb as a phy device). Also shows blanketd's uplink copies per request.
 # Under emulation the figures measure CPU per request (dom0 and guest share 2 emulated CPUs) and are
 # noisy (~20% on 4 KiB randread): compare medians of >= 3 rounds before concluding.
 #   BENCH_ROUNDS=3 BENCH_SECONDS=15 BENCH_BACKING="direct cached" tests/e2e/bench.sh
@@ -16,7 +19,7 @@ cache=${BLANKET_E2E_CACHE:-$repo/build/e2e}
 rounds=${BENCH_ROUNDS:-1}
 secs=${BENCH_SECONDS:-15}
 backends="blanketd blkback"
-backings=${BENCH_BACKING:-direct cached}
+backings=${BENCH_BACKING:-direct cached l0}
 out=$cache/bench
 mkdir -p "$out"
 results=$out/results-$(date +%Y%m%d-%H%M%S).txt
@@ -29,8 +32,14 @@ for r in $(seq 1 "$rounds"); do
     [ $((r % 2)) = 1 ] || order=$(echo "$backends" | awk '{ print $2, $1 }')
     for k in $backings; do
         for b in $order; do
-            echo "bench: round $r/$rounds, $b, $k backing"
-            if ! "$here/run.sh" --backend "$b" --backing "$k" --guest-script "$here/guest/bench-fio.sh" \
+            # l0: the same two columns, blanketd's being blanketd-kshim.
+            be=$b setup=(--backing "$k")
+            if [ "$k" = l0 ]; then
+                setup=(--disk l0)
+                [ "$b" != blanketd ] || be=blanketd-kshim
+            fi
+            echo "bench: round $r/$rounds, $be, $k"
+            if ! "$here/run.sh" --backend "$be" "${setup[@]}" --guest-script "$here/guest/bench-fio.sh" \
                     --guest-append "xen_blkfront.max_queues=2 e2e.bench_seconds=$secs" \
                     --timeout $((240 + 10 * secs)) | tee "$out/round$r-$b-$k.out"; then
                 echo "bench: round $r with $b ($k) FAILED (log: $cache/logs/last.log)"
@@ -38,6 +47,9 @@ for r in $(seq 1 "$rounds"); do
             fi
             sed -n "s/.*BENCH \([a-z0-9]*\) \([0-9.]*\) \([0-9.]*\).*/$b $r \1 \2 \3 $k/p" \
                 "$out/round$r-$b-$k.out" >>"$results"
+            # blanketd's uplink of xvda: "uplink KIND: ops N errors N copies N (X per request)"
+            sed -n "s/.*uplink \([a-z]*\): ops \([0-9]*\) .* copies \([0-9]*\) (\([0-9.]*\) per request).*/copies $b $r \1 \2 \3 \4 $k/p" \
+                "$out/round$r-$b-$k.out" | tail -n 2 >>"$results"
         done
     done
 done
@@ -45,7 +57,10 @@ done
 echo
 echo "bench: $rounds round(s), ${secs} s per job; raw figures in $results"
 for k in $backings; do
-    echo "-- $k backing"
+    case $k in
+    l0) echo "-- l0 disk: blanketd = blanketd-kshim (zero-copy to the L0 device), blkback = on dom0's virtio_blk" ;;
+    *) echo "-- $k backing" ;;
+    esac
     awk -v k="$k" '
     # median of the values v[key, 1..n[key]]
     function median(key,   c, i, j, t, a) {
@@ -56,6 +71,7 @@ for k in $backings; do
     }
     function show(x) { return x < 0 ? "n/a" : sprintf("%.1f", x) }
     # lines: backend round job iops MBps backing
+    $1 == "copies" { if ($8 == k) { ops[$4] += $5; copies[$4] += $6 }; next }
     $6 == k { for (m = 4; m <= 5; m++) { key = $1 SUBSEP $3 SUBSEP m; v[key, ++n[key]] = $m } }
     END {
         printf "%-12s %10s %10s %10s %10s %7s\n", "job", "blanketd", "blkback", "blanketd", "blkback", "ratio"
@@ -68,6 +84,9 @@ for k in $backings; do
             ratio = (ai > 0 && bi > 0) ? sprintf("%.2f", ai / bi) : "n/a"
             printf "%-12s %10s %10s %10s %10s %7s\n", j, show(ai), show(bi), show(am), show(bm), ratio
         }
+        for (u in ops)
+            printf "blanketd uplink %s: %d requests, %d copies (%.2f per request)\n", u, ops[u], copies[u],
+                ops[u] ? copies[u] / ops[u] : 0
     }' "$results"
 done
 echo "(medians over rounds; ratio = blanketd/blkback IOPS)"

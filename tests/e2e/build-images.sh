@@ -44,8 +44,9 @@ kver_dom0=$abi-amd64
 kver_guest=$abi-cloud-amd64
 
 # Package roots. Their library dependencies are added by deps_closure below.
+# mount: util-linux's losetup (busybox's has no --direct-io, which --backing direct needs for blkback).
 dom0_roots="xen-utils-4.17 xen-utils-common xenstore-utils libxendevicemodel1 libgcc-s1
-  busybox-static bash util-linux libev4 liburing2 libinih1 libsystemd0"
+  busybox-static bash util-linux mount libev4 liburing2 libinih1 libsystemd0"
 guest_roots="busybox-static"
 
 # Print the roots plus every library package (lib*, or in Section libs like zlib1g) they

@@ -3,14 +3,18 @@
 # initramfs; dom0 runs the toolstack and the backend under test (blanketd, or the kernel's blkback
 # for comparison) and boots PV guests (L2) whose unmodified blkfront does I/O through it.
 #
-#   tests/e2e/run.sh [--backend blanketd|blkback|kernel] [--guest-script FILE]
-#                    [--guest-append "ARGS"] [--backing direct|cached]
+#   tests/e2e/run.sh [--backend blanketd|blkback|kernel|blanketd-kshim] [--guest-script FILE]
+#                    [--guest-append "ARGS"] [--backing direct|cached] [--disk file|l0]
 #                    [--timeout SEC] [--guest-timeout SEC] [--verbose]
 #
 # --backing: how the backend reaches the image files on dom0's /srv, the same for both backends so
 # that they compare like for like. direct (default): blanketd opens them O_DIRECT, blkback gets loop
 # devices with direct I/O. cached: through dom0's page cache (blanketd direct-io=no; blkback on
 # xl's default loop devices).
+# --disk: where the guest's xvda lives. file (default): /srv/disk.img in dom0. l0: a second QEMU
+# virtio-blk (a host file, checked by this script after QEMU exits) at PCI 0000:00:06.0, which
+# blkback and blanketd reach as dom0's /dev/vdb (virtio_blk) and blanketd-kshim (implies l0)
+# through the kshim module, the guest's pages DMA'd by the L0 device.
 #
 # Without --guest-script the default scenarios run (see tests/e2e/README.md); with it, FILE runs as
 # root under sh in the guest, its output is shown and the run fails unless it exits 0.
@@ -29,14 +33,16 @@ guest_append_set=0
 timeout=600
 guest_timeout=""
 backing=direct
+disk=file
 verbose=0
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; exit 2; }
+usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --backend) backend=${2:?}; shift 2 ;;
     --guest-script) guest_script=${2:?}; shift 2 ;;
     --guest-append) guest_append=${2?}; guest_append_set=1; shift 2 ;;
     --backing) backing=${2:?}; shift 2 ;;
+    --disk) disk=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --guest-timeout) guest_timeout=${2:?}; shift 2 ;;
     -v | --verbose) verbose=1; shift ;;
@@ -47,8 +53,15 @@ done
 case "$backend" in
 blanketd) ;;
 blkback | kernel) backend=blkback ;;
-*) echo "run.sh: --backend must be blanketd, blkback or kernel" >&2; exit 2 ;;
+blanketd-kshim) disk=l0 ;;
+*) echo "run.sh: --backend must be blanketd, blkback, kernel or blanketd-kshim" >&2; exit 2 ;;
 esac
+case "$disk" in
+file | l0) ;;
+*) echo "run.sh: --disk must be file or l0" >&2; exit 2 ;;
+esac
+# The L0 disk's PCI address in dom0 (QEMU -device ...,addr=0x6 below).
+l0_pci=0000:00:06.0
 case "$backing" in
 direct | cached) ;;
 *) echo "run.sh: --backing must be direct or cached" >&2; exit 2 ;;
@@ -64,7 +77,7 @@ fi
 # Per guest boot, leaving dom0 time to report: the default scenarios boot the guest twice.
 [ -n "$guest_timeout" ] || guest_timeout=$([ $mode = default ] && echo $((timeout / 3)) || echo $((timeout * 3 / 4)))
 
-if [ "$backend" = blanketd ]; then
+if [ "$backend" != blkback ]; then
     for b in blanketd blanketctl; do
         [ -x "$repo/build/$b" ] || { echo "run.sh: $repo/build/$b missing: run make first" >&2; exit 2; }
     done
@@ -94,6 +107,8 @@ q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 cat >"$rt/e2e/config.sh" <<EOF
 E2E_BACKEND=$backend
 E2E_BACKING=$backing
+E2E_DISK=$disk
+E2E_L0_PCI=$l0_pci
 E2E_MODE=$mode
 E2E_GUEST_APPEND=$(q "$guest_append")
 E2E_GUEST_SCRIPT=$(q "$(basename "$guest_script")")
@@ -113,10 +128,12 @@ cp "$here"/guest/*.sh "$grt/e2e/guest/"
 [ -z "$guest_script" ] || cp "$guest_script" "$grt/e2e/user/"
 mkcpio "$grt" "$rt/e2e/guest-extra.cpio"
 
-if [ "$backend" = blanketd ]; then
+if [ "$backend" != blkback ]; then
     install -m 755 "$repo/blanketd/blanket-hotplug" "$rt/etc/xen/scripts/blanket"
-    printf '[daemon]\nsocket = /run/blanketd.sock\n[vbd]\nallowed-paths = /srv\ndirect-io = %s\n' \
+    printf '[daemon]\nsocket = /run/blanketd.sock\n[vbd]\nallowed-paths = /srv /dev\ndirect-io = %s\n' \
         "$([ "$backing" = direct ] && echo yes || echo no)" >"$rt/etc/blanket.conf"
+    # The guest's xvda names this device: target=kshim:disk0.
+    [ "$backend" != blanketd-kshim ] || printf '[kshim]\ndisk0 = %s\n' "$l0_pci" >>"$rt/etc/blanket.conf"
     # Copied on every run: they change all the time.
     cp "$repo/build/blanketd" "$repo/build/blanketctl" "$rt/usr/sbin/"
     # Libraries the binaries link that the cached image lacks (a new dependency): the host is the
@@ -127,6 +144,19 @@ if [ "$backend" = blanketd ]; then
             { echo "run.sh: adding host library $lib" >&2; cp -L "$lib" "$rt/usr/lib/x86_64-linux-gnu/"; }
     done
 fi
+if [ "$backend" = blanketd-kshim ]; then
+    # kshim.ko for the dom0 kernel: the ABI linux-image-amd64 depends on, as build-images.sh uses.
+    abi=$(apt-cache depends linux-image-amd64 2>/dev/null |
+          sed -n 's/.*Depends: linux-image-\(.*\)-amd64$/\1/p' | head -n1)
+    kdir=/lib/modules/$abi-amd64/build
+    [ -d "$kdir" ] || { echo "run.sh: no $kdir: install linux-headers-$abi-amd64 (make deps)" >&2; exit 2; }
+    if ! make -C "$repo/kshim" KSHIM_KDIR="$kdir" >"$run/kshim-make.log" 2>&1; then
+        tail -n 30 "$run/kshim-make.log" >&2
+        echo "run.sh: building kshim.ko failed" >&2
+        exit 2
+    fi
+    cp "$repo/kshim/kshim.ko" "$rt/e2e/kshim.ko"
+fi
 mkcpio "$rt" "$run/rt.cpio"
 cat "$img/dom0.cpio" "$run/rt.cpio" >"$run/dom0-full.cpio"
 
@@ -135,10 +165,19 @@ cat "$img/dom0.cpio" "$run/rt.cpio" >"$run/dom0-full.cpio"
 truncate -s 1G "$run/srv.img"
 mkfs.ext4 -q -F -L srv -E lazy_itable_init=0,lazy_journal_init=0 "$run/srv.img"
 
+# The L0 disk: a sparse host file behind a second (modern-only, so MSI-X) virtio-blk. discard=unmap
+# punches holes, so a discarded range reads back as zeros as the discard scenario expects.
+l0_args=()
+if [ "$disk" = l0 ]; then
+    truncate -s 160M "$run/l0disk.img"
+    l0_args=(-drive "if=none,id=l0disk,file=$run/l0disk.img,format=raw,cache=unsafe,discard=unmap"
+             -device "virtio-blk-pci,drive=l0disk,disable-legacy=on,addr=0x6")
+fi
+
 stamp=$(date +%Y%m%d-%H%M%S)
 log=$cache/logs/$stamp-$backend.log
 ln -sfn "$(basename "$log")" "$cache/logs/last.log"
-echo "run.sh: backend $backend ($backing backing), mode $mode${guest_script:+ ($guest_script)}, guest-append '$guest_append'"
+echo "run.sh: backend $backend ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, guest-append '$guest_append'"
 echo "run.sh: serial log: $log"
 
 # Only the interesting lines go to stdout: dom0's progress and results, the guest console, errors.
@@ -165,7 +204,7 @@ timeout -k 10 "$timeout" qemu-system-x86_64 -M pc -accel tcg -smp 2 -m 2048 \
     -display none -monitor none -serial stdio -no-reboot -nic none \
     -kernel "$img/xen.elf" -append "$xen_cmd" \
     -initrd "$img/dom0-vmlinuz $dom0_cmd,$run/dom0-full.cpio" \
-    -drive "file=$run/srv.img,format=raw,if=virtio,cache=unsafe" \
+    -drive "file=$run/srv.img,format=raw,if=virtio,cache=unsafe" "${l0_args[@]}" \
     </dev/null 2>&1 | tee "$log" | filter
 qemu_rc=${PIPESTATUS[0]}
 set -e
@@ -173,6 +212,20 @@ t_end=$(date +%s)
 
 pass=$(grep -c 'E2E: PASS' "$log" || true)
 fail=$(grep -c 'E2E: FAIL' "$log" || true)
+# The L0 disk lives on the host: what the guest wrote at 130 MiB must be in the file, byte for byte
+# (dom0 cannot read a device that kshim owns). Only the default scenarios write it.
+if [ "$disk" = l0 ] && [ "$mode" = default ] && grep -q 'E2E-DONE' "$log"; then
+    . "$here/common.sh"
+    want=$(pattern_md5 backing 1)
+    got=$(region_md5 "$run/l0disk.img" 130 1)
+    if [ "$got" = "$want" ]; then
+        echo "PASS host-file: md5 $got at 130 MiB of the L0 disk's host file"
+        pass=$((pass + 1))
+    else
+        echo "FAIL host-file: md5 $got at 130 MiB of the L0 disk's host file, pattern $want"
+        fail=$((fail + 1))
+    fi
+fi
 done_line=$(tr -d '\r' <"$log" | grep -o 'E2E-DONE rc=[0-9]*' | tail -n1 || true)
 status=0
 if [ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ]; then

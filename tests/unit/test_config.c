@@ -28,6 +28,8 @@ static void test_defaults(void **state)
 	assert_true(c.vbd.discard);
 	assert_true(c.vbd.direct_io);
 	assert_int_equal(c.vbd.n_allowed, 0);
+	assert_int_equal(c.n_kshim, 0);
+	assert_null(bl_config_kshim_pci(&c, "disk0"));
 	bl_config_free(&c);
 }
 
@@ -39,7 +41,8 @@ static void test_full(void **state)
 		"[daemon]\nsocket = /tmp/x.sock\nlog-level = debug\n"
 		"[vbd]\nallowed-paths = /srv/ /dev/vg0,/var/lib/xen\n"
 		"max-queues = 2\nmax-ring-page-order = 2\nmax-indirect-segments = 0\n"
-		"persistent-grants = no\nmax-persistent-grants = 64\ndiscard = off\ndirect-io = false\n";
+		"persistent-grants = no\nmax-persistent-grants = 64\ndiscard = off\ndirect-io = false\n"
+		"[kshim]\ndisk0 = 0000:00:05.0\nfast_disk-2 = 01:1F.7\n";
 
 	(void)state;
 	assert_int_equal(bl_config_parse(&c, text, err, sizeof(err)), 0);
@@ -56,6 +59,12 @@ static void test_full(void **state)
 	assert_int_equal(c.vbd.max_persistent_grants, 64);
 	assert_false(c.vbd.discard);
 	assert_false(c.vbd.direct_io);
+	assert_int_equal(c.n_kshim, 2);
+	assert_string_equal(bl_config_kshim_pci(&c, "disk0"), "0000:00:05.0");
+	/* The domain is added and hex is lower case, as sysfs names devices. */
+	assert_string_equal(bl_config_kshim_pci(&c, "fast_disk-2"), "0000:01:1f.7");
+	assert_null(bl_config_kshim_pci(&c, "disk1"));
+	assert_null(bl_config_kshim_pci(&c, "Disk0"));
 	bl_config_free(&c);
 }
 
@@ -84,6 +93,14 @@ static void test_errors(void **state)
 	expect_error("[daemon]\nsocket = relative\n", ":2:", "absolute");
 	expect_error("[daemon]\nlog-level = loud\n", ":2:", "log-level");
 	expect_error("[vbd\n", ":1:", "syntax");
+	expect_error("[kshim]\ndisk0 = 00:05\n", ":2:", "not a PCI address");
+	expect_error("[kshim]\ndisk0 = 0000:00:20.0\n", ":2:", "not a PCI address");
+	expect_error("[kshim]\ndisk0 = 0000:00:05.8\n", ":2:", "not a PCI address");
+	expect_error("[kshim]\ndisk0 = 0000:00:05.0 x\n", ":2:", "not a PCI address");
+	expect_error("[kshim]\ndisk0 = -0:00:05.0\n", ":2:", "not a PCI address");
+	expect_error("[kshim]\ndisk0 = 0000:00:05.0\ndisk0 = 0000:00:06.0\n", ":3:", "named twice");
+	expect_error("[kshim]\na = 0000:00:05.0\nb = 00:05.0\n", ":3:", "already has a name");
+	expect_error("[kshim]\nbad/name = 0000:00:05.0\n", ":2:", "device name");
 	/* The first error is the one reported. */
 	expect_error("[vbd]\nmax-queues = x\nmax-ring-page-order = 9\n", ":2:", "max-queues");
 }

@@ -2,8 +2,8 @@
 # dom0 side of the e2e run: modules, Xen toolstack, the backend under test (blanketd or the kernel's
 # blkback), guest images on /srv, the guest boots and the dom0-side checks. Prints one
 # "E2E: PASS|FAIL <scenario>[: detail]" line per scenario; exits with the number of failures.
-# /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_MODE, E2E_GUEST_APPEND, E2E_GUEST_SCRIPT,
-# E2E_GUEST_TIMEOUT.
+# /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_BACKING, E2E_DISK, E2E_L0_PCI, E2E_MODE,
+# E2E_GUEST_APPEND, E2E_GUEST_SCRIPT, E2E_GUEST_TIMEOUT.
 set -eu
 . /e2e/config.sh
 . /e2e/common.sh
@@ -22,6 +22,18 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 load_modules() { while read -r ko; do insmod "$ko"; done <"$1"; }
 load_modules /etc/e2e/modules
 [ "$E2E_BACKEND" != blkback ] || load_modules /etc/e2e/modules-blkback
+# kshim (built by run.sh for this kernel) needs virtio_pci_modern_dev, loaded with virtio_pci above.
+if [ "$E2E_BACKEND" = blanketd-kshim ]; then
+    insmod /e2e/kshim.ko || { echo "e2e: insmod kshim.ko failed"; dmesg | tail -n 20; exit 98; }
+fi
+# The L0 disk (run.sh --disk l0) as dom0's virtio_blk sees it, until blanketd-kshim takes it.
+l0_blk=""
+if [ "$E2E_DISK" = l0 ]; then
+    for b in /sys/bus/pci/devices/$E2E_L0_PCI/virtio*/block/*; do
+        [ -e "$b" ] && l0_blk=/dev/${b##*/}
+    done
+    say "L0 disk $E2E_L0_PCI: ${l0_blk:-no block device} (driver $(basename "$(readlink /sys/bus/pci/devices/$E2E_L0_PCI/driver)"))"
+fi
 mount -t xenfs xenfs /proc/xen
 # Guest images live on an ext4 virtio disk: tmpfs has no O_DIRECT.
 mount -t ext4 /dev/vda /srv
@@ -32,7 +44,7 @@ xenconsoled --log=guest --log-dir=/var/log/xen/console
 say "toolstack up at $(now) s, backend $E2E_BACKEND, $(nproc) vCPUs"
 
 blanketd_pid=""
-if [ "$E2E_BACKEND" = blanketd ]; then
+if [ "$E2E_BACKEND" != blkback ]; then
     blanketd -c /etc/blanket.conf >/var/log/blanketd.log 2>&1 &
     blanketd_pid=$!
     i=0
@@ -49,7 +61,7 @@ if [ "$E2E_BACKEND" = blanketd ]; then
 fi
 
 # --- guest images and config ----------------------------------------------------------------------
-truncate -s 160M /srv/disk.img
+[ "$E2E_DISK" = l0 ] || truncate -s 160M /srv/disk.img
 truncate -s 16M /srv/ro.img
 pattern ro 4 | dd of=/srv/ro.img bs=1M iflag=fullblock conv=notrunc,fsync 2>/dev/null
 ro_md5=$(pattern_md5 ro 4)
@@ -60,9 +72,13 @@ cat /e2e/guest/base.cpio /e2e/guest-extra.cpio >/run/guest.cpio
 # image, as blanketd opens it O_DIRECT; with cached backing, xl's block script makes a plain loop
 # device (page cache), as blanketd then uses buffered I/O.
 backing_path() {
-    if [ "$E2E_BACKEND" = blkback ] && [ "$E2E_BACKING" = direct ]; then
+    if [ "$1" = /srv/disk.img ] && [ "$E2E_DISK" = l0 ]; then
+        # blanketd-kshim: the device by its blanket.conf name; others: dom0's virtio_blk disk.
+        if [ "$E2E_BACKEND" = blanketd-kshim ]; then echo kshim:disk0; else echo "$l0_blk"; fi
+    elif [ "$E2E_BACKEND" = blkback ] && [ "$E2E_BACKING" = direct ]; then
+        # util-linux's losetup by path: busybox sh runs its own applet (no --direct-io) first.
         [ -f "/run/loop-$(basename "$1")" ] ||
-            losetup --direct-io=on -f --show "$1" >"/run/loop-$(basename "$1")"
+            /sbin/losetup --direct-io=on -f --show "$1" >"/run/loop-$(basename "$1")"
         cat "/run/loop-$(basename "$1")"
     else
         echo "$1"
@@ -72,7 +88,7 @@ backing_path() {
 # xl disk spec. target= must come last: xl takes the rest of the spec as the path.
 disk_spec() {
     s="format=raw, vdev=$1, access=$2"
-    [ "$E2E_BACKEND" != blanketd ] || s="$s, script=/etc/xen/scripts/blanket"
+    [ "$E2E_BACKEND" = blkback ] || s="$s, script=/etc/xen/scripts/blanket"
     echo "\"$s, target=$(backing_path "$3")\""
 }
 
@@ -211,8 +227,13 @@ else
     guest_verdict 2
     # (f) what the guest wrote is in the backing file, byte for byte.
     want=$(pattern_md5 backing 1)
-    got=$(region_md5 /srv/disk.img 130 1)
     told=$(cat /run/md5-backing 2>/dev/null || echo none)
+    if [ "$E2E_DISK" = l0 ]; then
+        # The bytes are on the L0 device: run.sh checks its host file after QEMU exits.
+        got=$want
+    else
+        got=$(region_md5 /srv/disk.img 130 1)
+    fi
     if [ "$got" = "$want" ] && [ "$told" = "$want" ]; then
         result PASS backing-file "md5 $got at 130 MiB"
     else
@@ -243,6 +264,13 @@ fail=$(grep -c '^FAIL' $results || true)
 if [ "$fail" -gt 0 ] && [ -n "$blanketd_pid" ]; then
     say "blanketd log:"
     sed 's/^/[blanketd] /' /var/log/blanketd.log
+fi
+if [ "$E2E_BACKEND" = blanketd-kshim ]; then
+    say "blanketd about kshim:"
+    grep -i kshim /var/log/blanketd.log | head -n 20 | sed 's/^/[blanketd] /'
+    # Pinning or DMA trouble shows in the kernel log first.
+    say "dmesg (kshim, gntdev, swiotlb, warnings):"
+    dmesg | grep -E 'kshim|gntdev|swiotlb|DMAR|WARNING:|BUG:|Oops' | tail -n 30 | sed 's/^/e2e:   /'
 fi
 echo "E2E-SUMMARY pass=$pass fail=$fail"
 exit "$fail"
