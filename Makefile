@@ -18,13 +18,13 @@ DESTDIR  ?=
 B        := build
 SHELL    := /bin/bash
 
-LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanket/state.c
+LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanket/state.c libblanket/netif.c
 XEN_SRC  := libblanket/xen.c
 D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/vbd.c blanketd/vbd_ring.c \
             blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/uplink_kshim.c
-UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli
-FUZZ     := fuzz_blkif fuzz_config
+UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif
+FUZZ     := fuzz_blkif fuzz_config fuzz_netif
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 XEN_OBJ  := $(XEN_SRC:%.c=$(B)/obj/%.o)

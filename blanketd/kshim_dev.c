@@ -368,11 +368,8 @@ static int kdev_open(struct kdev *d, struct ev_loop *loop, char *err, size_t err
 		snprintf(err, errlen, "%s: DRIVER_OK: %s", node, strerror(errno));
 		return -1;
 	}
-	/* Before the vbd's own prepare watcher (uring.c), which pushes the
-	 * responses of what this one completes. */
-	ev_prepare_init(&d->prep, kshim_on_prepare);
-	ev_set_priority(&d->prep, EV_MAXPRI);
-	ev_prepare_start(loop, &d->prep);
+	d->pass.run = kshim_pass;
+	uring_pass_hook_add(&d->pass);
 	for (unsigned i = 0; i < d->nq; i++) {
 		ev_io_init(&d->q[i].w, kshim_on_interrupt, d->q[i].efd, EV_READ);
 		ev_io_start(loop, &d->q[i].w);
@@ -451,7 +448,7 @@ struct kdev *kdev_get(struct ev_loop *loop, const char *name, const char *pci,
 void kdev_shutdown(struct kdev *d)
 {
 	d->dead = true;
-	ev_prepare_stop(dev_loop, &d->prep);
+	uring_pass_hook_del(&d->pass);
 	kdev_free(d);
 }
 
@@ -464,7 +461,7 @@ void kdev_put(struct kdev *d)
 			*l = d->next;
 			break;
 		}
-	ev_prepare_stop(dev_loop, &d->prep);
+	uring_pass_hook_del(&d->pass);
 	kdev_free(d);
 	kmap_destroy(&d->map);
 	free(d);

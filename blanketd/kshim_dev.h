@@ -11,6 +11,8 @@
 
 #include <ev.h>
 
+#include "uring.h"
+
 #include "kshim_chain.h"
 
 #define KQ_MAX 4                 /* queues used per device */
@@ -68,7 +70,7 @@ struct kdev {
 	struct kop *barrier;         /* an ordered operation in progress */
 	unsigned inflight;           /* chains, all queues */
 	uint64_t batch;              /* KICKs made */
-	ev_prepare prep;
+	struct uring_pass_hook pass;  /* KICK at the end of each loop pass */
 };
 
 /* The device at pci, opened and live (a new reference if already open);
@@ -82,7 +84,7 @@ void kdev_put(struct kdev *d);
 void kdev_shutdown(struct kdev *d);
 
 /* uplink_kshim.c: the watchers' callbacks. */
-void kshim_on_prepare(struct ev_loop *loop, ev_prepare *w, int revents);
+bool kshim_pass(struct uring_pass_hook *h);
 void kshim_on_interrupt(struct ev_loop *loop, ev_io *w, int revents);
 
 #endif

@@ -10,9 +10,9 @@
  * Each operation becomes one or more virtio-blk requests (a chain: header,
  * data, status), more than one where the device's seg_max/size_max or
  * max_discard_sectors ask for it (kshim_chain.c).  Operations wait in a
- * FIFO; an ev_prepare watcher, run once per event-loop pass before the vbd
- * pushes its responses, writes every chain that fits into the queue's shared
- * area and makes one KICK ioctl, which also collects the completions.  The
+ * FIFO; at the end of each event-loop pass (a pass hook, uring.h)
+ * kshim_pass writes every chain that fits into the queue's shared area and
+ * makes one KICK ioctl, which also collects the completions.  The
  * queue's MSI-X interrupt arrives as an eventfd; reading it only marks the
  * queue, so completions and new submissions share that one KICK.
  *
@@ -408,23 +408,16 @@ static bool run_queue(struct kdev *d, struct kqueue *q)
 	return kicked && (k.cq_count > 0 || (d->head && !q->full && !d->barrier));
 }
 
-/* Last before the loop sleeps (and before the vbd pushes responses: this
- * watcher has the highest priority): one KICK per queue with work. */
-void kshim_on_prepare(struct ev_loop *l, ev_prepare *w, int revents)
+/* End of a loop pass (uring.c repeats it while anything moves): one KICK
+ * per queue with work, which submits and collects. */
+bool kshim_pass(struct uring_pass_hook *h)
 {
-	struct kdev *d = (struct kdev *)((char *)w - offsetof(struct kdev, prep));
+	struct kdev *d = (struct kdev *)((char *)h - offsetof(struct kdev, pass));
+	bool more = false;
 
-	(void)l, (void)revents;
-	/* Completions may queue more (a flush after a write): a few rounds,
-	 * bounded; what is left waits for the next interrupt or pass. */
-	for (int pass = 0; pass < 4 && !d->dead; pass++) {
-		bool more = false;
-
-		for (unsigned i = 0; i < d->nq && !d->dead; i++)
-			more |= run_queue(d, &d->q[i]);
-		if (!more)
-			break;
-	}
+	for (unsigned i = 0; i < d->nq && !d->dead; i++)
+		more |= run_queue(d, &d->q[i]);
+	return more;
 }
 
 void kshim_on_interrupt(struct ev_loop *l, ev_io *w, int revents)

@@ -8,7 +8,9 @@
 static struct io_uring ring;
 static ev_io ring_watcher;
 static ev_prepare prepare_watcher;
+static ev_idle idle_watcher;
 static void (*flush_hook)(void);
+static struct uring_pass_hook *pass_hooks;
 static unsigned queued;
 
 void uring_set_flush_hook(void (*hook)(void))
@@ -69,22 +71,51 @@ static void on_ring(struct ev_loop *loop, ev_io *w, int revents)
 	reap();
 }
 
-/* Last thing before the loop sleeps: answer guests, then submit I/O.
- * What completed inside the submit itself (page-cache hits) is answered in
- * the same pass rather than after another round trip through epoll: in a PV
- * dom0 each of those syscalls is a trip through Xen. */
+void uring_pass_hook_add(struct uring_pass_hook *h)
+{
+	h->next = pass_hooks;
+	pass_hooks = h;
+}
+
+void uring_pass_hook_del(struct uring_pass_hook *h)
+{
+	for (struct uring_pass_hook **l = &pass_hooks; *l; l = &(*l)->next)
+		if (*l == h) {
+			*l = h->next;
+			return;
+		}
+}
+
+static void on_idle(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)revents;
+	ev_idle_stop(loop, w);
+}
+
+/* Last thing before the loop sleeps: answer guests, take their new
+ * requests, hand I/O to the devices, and again while that completes more
+ * (page-cache hits complete inside the submit).  In a PV dom0 every extra
+ * trip through epoll is syscalls through Xen. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	(void)loop, (void)w, (void)revents;
-	for (int pass = 0;; pass++) {
+	(void)w, (void)revents;
+	for (int round = 0; round < 16; round++) {
+		bool more = false;
+
 		if (flush_hook)
 			flush_hook();
+		for (struct uring_pass_hook *h = pass_hooks; h; h = h->next)
+			more |= h->run(h);
 		uring_submit();
-		/* Bounded: what is left keeps the ring fd readable for epoll. */
-		if (pass == 3 || !io_uring_cq_ready(&ring))
-			break;
-		reap();
+		if (io_uring_cq_ready(&ring)) {
+			reap();
+			more = true;
+		}
+		if (!more)
+			return;
 	}
+	/* Still busy: go round the loop without sleeping. */
+	ev_idle_start(loop, &idle_watcher);
 }
 
 int uring_init(struct ev_loop *loop, unsigned entries)
@@ -102,6 +133,7 @@ int uring_init(struct ev_loop *loop, unsigned entries)
 	}
 	ev_io_init(&ring_watcher, on_ring, ring.ring_fd, EV_READ);
 	ev_io_start(loop, &ring_watcher);
+	ev_idle_init(&idle_watcher, on_idle);
 	ev_prepare_init(&prepare_watcher, on_prepare);
 	ev_prepare_start(loop, &prepare_watcher);
 	return 0;
@@ -110,6 +142,7 @@ int uring_init(struct ev_loop *loop, unsigned entries)
 void uring_exit(struct ev_loop *loop)
 {
 	ev_io_stop(loop, &ring_watcher);
+	ev_idle_stop(loop, &idle_watcher);
 	ev_prepare_stop(loop, &prepare_watcher);
 	io_uring_queue_exit(&ring);
 }

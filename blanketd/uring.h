@@ -1,5 +1,6 @@
 /*
- * uring.h - the daemon's single io_uring, driven by libev.
+ * uring.h - the daemon's single io_uring, driven by libev, and the end of
+ * every event-loop pass.
  *
  * Every uplink queues its SQEs here; one io_uring_submit() per event-loop
  * pass (from an ev_prepare watcher) carries them all into the kernel, so a
@@ -8,6 +9,8 @@
  */
 #ifndef BLANKETD_URING_H
 #define BLANKETD_URING_H
+
+#include <stdbool.h>
 
 #include <ev.h>
 #include <liburing.h>
@@ -24,7 +27,22 @@ struct io_uring_sqe *uring_sqe(void);
 /* Hand SQEs to the kernel now (called once per loop pass). */
 void uring_submit(void);
 /* Work run after each batch of completions and before the loop sleeps
- * (vbd rings push their responses there). */
+ * (vbd rings push their responses there, and take new requests). */
 void uring_set_flush_hook(void (*hook)(void));
+
+/*
+ * An uplink with its own device queue (kshim) hands its queued operations
+ * to the device and collects completions at the end of the pass too.  The
+ * pass repeats flush hook, pass hooks and io_uring submit until a round
+ * produces nothing new, so what one completes the others see at once and
+ * nothing waits for a wake-up that will not come.
+ */
+struct uring_pass_hook {
+	/* True if it completed or submitted anything. */
+	bool (*run)(struct uring_pass_hook *h);
+	struct uring_pass_hook *next;
+};
+void uring_pass_hook_add(struct uring_pass_hook *h);
+void uring_pass_hook_del(struct uring_pass_hook *h); /* no-op if not added */
 
 #endif
