@@ -12,6 +12,7 @@ static ev_idle idle_watcher;
 static void (*flush_hook)(void);
 static struct uring_pass_hook *pass_hooks;
 static unsigned queued;
+struct uring_stats uring_stats;
 
 void uring_set_flush_hook(void (*hook)(void))
 {
@@ -38,6 +39,8 @@ void uring_submit(void)
 	if (!queued)
 		return;
 	rc = io_uring_submit(&ring);
+	uring_stats.submits++;
+	uring_stats.sqes += queued;
 	if (rc < 0)
 		log_err("io_uring_submit: %s", strerror(-rc));
 	else

@@ -24,6 +24,12 @@ int uring_init(struct ev_loop *loop, unsigned entries);
 void uring_exit(struct ev_loop *loop);
 /* An SQE to fill in; submits what is queued if the SQ is full. */
 struct io_uring_sqe *uring_sqe(void);
+/* io_uring_enter calls made to submit, and SQEs they carried. */
+struct uring_stats {
+	uint64_t submits, sqes;
+};
+extern struct uring_stats uring_stats;
+
 /* Hand SQEs to the kernel now (called once per loop pass). */
 void uring_submit(void);
 /* Work run after each batch of completions and before the loop sleeps

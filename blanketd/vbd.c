@@ -567,6 +567,7 @@ void vbd_evtchn_event(evtchn_port_t port)
 	for (struct vbd *v = vbds; v; v = v->next)
 		for (unsigned i = 0; i < v->nr_rings; i++)
 			if (v->rings[i].port == port) {
+				v->rings[i].stats.events++;
 				vbd_ring_kick(&v->rings[i]);
 				return;
 			}

@@ -31,6 +31,8 @@ struct vbd_queue_stats {
 	uint64_t bytes_read, bytes_written;
 	uint64_t errors;              /* requests answered with an error */
 	uint64_t transient_maps;      /* grant map calls outside the persistent cache */
+	uint64_t events;              /* frontend notifications received */
+	uint64_t notifies;            /* notifications sent to the frontend */
 };
 
 /*

@@ -331,8 +331,10 @@ static void push(struct vbd_ring *r)
 	bl_wmb();
 	s->rsp_prod = new;
 	bl_mb();
-	if ((RING_IDX)(new - s->rsp_event) < (RING_IDX)(new - old))
+	if ((RING_IDX)(new - s->rsp_event) < (RING_IDX)(new - old)) {
+		r->stats.notifies++;
 		bl_evtchn_notify(vbd_ring_ctx.xen, r->port);
+	}
 }
 
 void vbd_ring_flush_all(void)

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "uring.h"
 #include "vbd.h"
 
 static const char *const op_name[VBD_NR_OPS] = {
@@ -39,9 +40,10 @@ static void render_queue_json(FILE *f, const struct vbd_ring *r)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", op_name[i], s->reqs[i]);
 	fprintf(f, "},\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64 ",\"errors\":%" PRIu64
 		",\"persistent_grants\":%u,\"persistent_grant_hits\":%" PRIu64
-		",\"persistent_grant_misses\":%" PRIu64 ",\"transient_maps\":%" PRIu64 "}",
+		",\"persistent_grant_misses\":%" PRIu64 ",\"transient_maps\":%" PRIu64
+		",\"events\":%" PRIu64 ",\"notifies\":%" PRIu64 "}",
 		s->bytes_read, s->bytes_written, s->errors, r->pg.count, r->pg.hits, r->pg.misses,
-		s->transient_maps);
+		s->transient_maps, s->events, s->notifies);
 }
 
 static void render_json(FILE *f, bool list_only)
@@ -82,7 +84,8 @@ static void render_json(FILE *f, bool list_only)
 		}
 		fputc('}', f);
 	}
-	fputs("]}\n", f);
+	fprintf(f, "],\"io_uring\":{\"submit_calls\":%" PRIu64 ",\"sqes\":%" PRIu64 "}}\n",
+		uring_stats.submits, uring_stats.sqes);
 }
 
 static void render_text(FILE *f, bool list_only)
@@ -126,8 +129,14 @@ static void render_text(FILE *f, bool list_only)
 			fprintf(f, "    persistent grants %u/%u  hits %" PRIu64 "  misses %" PRIu64
 				"  transient maps %" PRIu64 "\n", r->pg.count, r->pg.max, r->pg.hits,
 				r->pg.misses, s->transient_maps);
+			/* Requests per event and per notification: how well passes batch. */
+			fprintf(f, "    events in %" PRIu64 "  notifications out %" PRIu64 "\n",
+				s->events, s->notifies);
 		}
 	}
+	if (!list_only)
+		fprintf(f, "io_uring: %" PRIu64 " submit calls, %" PRIu64 " SQEs\n",
+			uring_stats.submits, uring_stats.sqes);
 }
 
 void vbd_render(FILE *f, bool json, bool list_only)
