@@ -322,12 +322,7 @@ static void probe(uint32_t domid, uint32_t devid)
 			advertise(v);
 	} else if (v->state < XenbusStateInitWait) {
 		/* Let libxl run the hotplug script, which reports hotplug-error. */
-		struct kv kv[1];
-		unsigned n = 0;
-
-		kv_set(kv, &n, "state", XenbusStateInitWait);
-		xs_publish(v->be_path, kv, n);
-		v->state = XenbusStateInitWait;
+		publish_state(v, XenbusStateInitWait);
 	}
 	snprintf(path, sizeof(path), "%s/state", v->fe_path);
 	v->fe_watched = bl_xs_watch(xen, path, v->token);
@@ -340,6 +335,18 @@ static void close_rings(struct vbd *v)
 	free(v->rings);
 	v->rings = NULL;
 	v->nr_rings = 0;
+}
+
+/* Our own resources only: rings, grant mappings, the backing, memory. */
+static void release(struct vbd *v)
+{
+	close_rings(v);
+	if (v->up)
+		v->up->ops->close(v->up);
+	free(v->fe_path);
+	free(v->params);
+	free(v->error);
+	free(v);
 }
 
 static void destroy(struct vbd *v)
@@ -355,14 +362,8 @@ static void destroy(struct vbd *v)
 		snprintf(path, sizeof(path), "%s/state", v->fe_path);
 		bl_xs_unwatch(xen, path, v->token);
 	}
-	close_rings(v);
-	if (v->up)
-		v->up->ops->close(v->up);
 	log_info("vbd %u/%u: removed", v->domid, v->devid);
-	free(v->fe_path);
-	free(v->params);
-	free(v->error);
-	free(v);
+	release(v);
 }
 
 static int connect_rings(struct vbd *v)
@@ -642,13 +643,7 @@ void vbd_shutdown(void)
 		struct vbd *v = vbds;
 
 		vbds = v->next;
-		close_rings(v);
-		if (v->up)
-			v->up->ops->close(v->up);
-		free(v->fe_path);
-		free(v->params);
-		free(v->error);
-		free(v);
+		release(v);
 	}
 	ev_timer_stop(loop, &purge_timer);
 }
