@@ -101,6 +101,25 @@ dump_backend_state() {
     fi
 }
 
+# CPU seconds Xen has charged to a domain so far (xl list's Time(s)).
+cpu_of() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $NF }'; }
+
+# cpu_marks NAME <console: the guest brackets a measured job with "E2E-MARK begin|end JOB" on its
+# console; print the CPU time dom0 and the guest used in between as "E2E-CPU JOB DOM0_S GUEST_S".
+# (Under emulation both compete for the same 2 CPUs, so CPU per request is what a backend costs.)
+cpu_marks() {
+    cr=$(printf '\r')
+    while IFS= read -r line; do
+        line=${line%"$cr"}
+        case "$line" in
+        *"E2E-MARK begin "*) d0=$(cpu_of Domain-0) g0=$(cpu_of "$1") ;;
+        *"E2E-MARK end "*)
+            echo "E2E-CPU ${line##*E2E-MARK end } $(awk -v a="$d0" -v b="$(cpu_of Domain-0)" \
+                -v c="$g0" -v d="$(cpu_of "$1")" 'BEGIN { printf "%.1f %.1f", b - a, d - c }')" ;;
+        esac
+    done
+}
+
 # boot_guest PHASE SCRIPT END: create guest "e2e-PHASE" running SCRIPT, stream its console with an
 # "[L2] " prefix, wait for its exit marker. END=wait: the guest stays up and we xl destroy it;
 # END=poweroff: it powers itself off. Sets guest_rc (exit status, or "timeout"/"noboot").
@@ -137,6 +156,10 @@ EOF
     sed_pid=$!
     tail -n +1 -f "$log" >/run/$name.fifo 2>/dev/null &
     tail_pid=$!
+    mkfifo /run/$name.marks
+    cpu_marks "$name" </run/$name.marks &
+    tail -n +1 -f "$log" >/run/$name.marks 2>/dev/null &
+    marks_pid=$!
 
     deadline=$(($(date +%s) + E2E_GUEST_TIMEOUT))
     while :; do
@@ -189,9 +212,9 @@ EOF
     fi
 
     sleep 1  # tail -f polls once a second: let it print the last lines
-    kill $tail_pid 2>/dev/null || true
+    kill $tail_pid $marks_pid 2>/dev/null || true
     wait $sed_pid 2>/dev/null || true
-    rm -f /run/$name.fifo
+    rm -f /run/$name.fifo /run/$name.marks
 
     # Forward the guest's own scenario results and md5s.
     tr -d '\r' <"$log" | sed -n 's/.*E2E-RESULT \([A-Z]*\) \([^ ]*\) *\(.*\)/\1 \2 \3/p' |

@@ -12,12 +12,15 @@ for job in seqwrite1m:write:1m:4 randread4k:randread:4k:32 randwrite4k:randwrite
     IFS=: read -r name rw bs qd <<EOF2
 $job
 EOF2
+    echo "E2E-MARK begin $name"
     fio --name="$name" --filename=/dev/xvda --ioengine=libaio --direct=1 --rw="$rw" --bs="$bs" \
         --numjobs=2 --iodepth=$((qd / 2)) --group_reporting --time_based --runtime="$secs" \
-        --ramp_time=2 --output-format=terse --terse-version=3 >/tmp/fio.out 2>/tmp/fio.err ||
+        --output-format=terse --terse-version=3 >/tmp/fio.out 2>/tmp/fio.err ||
         { cat /tmp/fio.out /tmp/fio.err; exit 1; }
-    # terse v3: 7/8 read KiB/s / IOPS, 48/49 write KiB/s / IOPS
-    awk -F';' -v n="$name" '$1 == 3 {
-        if ($8 + 0 > 0) { iops = $8; kb = $7 } else { iops = $49; kb = $48 }
-        printf "BENCH %s %d %.1f\n", n, iops, kb / 1024 }' /tmp/fio.out
+    echo "E2E-MARK end $name"
+    # terse v3: 6/7/8 read total KiB, KiB/s, IOPS; 47/48/49 the same for writes.
+    # "BENCH job IOPS MB/s requests" (dom0 prints the job's CPU seconds as E2E-CPU).
+    awk -F';' -v n="$name" -v bs="$bs" '$1 == 3 {
+        if ($8 + 0 > 0) { iops = $8; kb = $7; tot = $6 } else { iops = $49; kb = $48; tot = $47 }
+        printf "BENCH %s %d %.1f %d\n", n, iops, kb / 1024, tot / (bs == "4k" ? 4 : 1024) }' /tmp/fio.out
 done
