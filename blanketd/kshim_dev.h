@@ -84,7 +84,7 @@ void kdev_put(struct kdev *d);
 void kdev_shutdown(struct kdev *d);
 
 /* uplink_kshim.c: the watchers' callbacks. */
-bool kshim_pass(struct uring_pass_hook *h);
+bool kshim_pass(struct uring_pass_hook *h, unsigned round);
 void kshim_on_interrupt(struct ev_loop *loop, ev_io *w, int revents);
 
 #endif

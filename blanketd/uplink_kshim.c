@@ -169,7 +169,9 @@ static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned 
 
 	if (op->all_described)
 		return 0;
-	if (n == q->size || *nseg + 2 + d->lim.max_desc > q->size || !q->free)
+	/* The batch's segment area holds q->size segments: a header and a
+	 * status segment plus the data segments of each chain. */
+	if (n == q->size || *nseg + 3 > q->size || !q->free)
 		return -1;
 	r = q->free;
 	h = (struct virtio_blk_outhdr *)(d->pool + r->slot + SLOT_HDR);
@@ -178,8 +180,24 @@ static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned 
 	switch (io->op) {
 	case UPLINK_READ:
 	case UPLINK_WRITE: {
-		int m = kchain_next(&d->map, io->iov, io->iovcnt, &op->cur, &d->lim,
-				    io->op == UPLINK_READ, &s[1], &bytes);
+		/* Fill the batch: what is left of the area bounds this chain's
+		 * data segments.  A chain that would come out shorter than the
+		 * device allows waits for the next batch instead, so an operation
+		 * is not cut into more device requests than its size needs. */
+		struct kchain_limits lim = d->lim;
+		struct kchain_cursor start = op->cur;
+		unsigned room = q->size - *nseg - 2;
+		int m;
+
+		if (lim.max_desc > room)
+			lim.max_desc = room;
+		m = kchain_next(&d->map, io->iov, io->iovcnt, &op->cur, &lim,
+				io->op == UPLINK_READ, &s[1], &bytes);
+		if (m > 0 && n && lim.max_desc < d->lim.max_desc &&
+		    op->described + bytes != io->len) {
+			op->cur = start;
+			return -1;
+		}
 
 		if (m <= 0) {
 			op->all_described = true;
@@ -319,7 +337,7 @@ static int status_to_res(uint8_t st)
 
 /* One KICK of q: submit what fits, collect what completed.  True when it
  * freed descriptors or queued work, i.e. another round may do more. */
-static bool run_queue(struct kdev *d, struct kqueue *q)
+static bool run_queue(struct kdev *d, struct kqueue *q, unsigned round)
 {
 	struct kop *finished = NULL, *op;
 	struct kshim_kick k = { .queue = q->idx };
@@ -327,6 +345,16 @@ static bool run_queue(struct kdev *d, struct kqueue *q)
 	int rc, e = 0;
 	bool kicked;
 
+	/*
+	 * Two KICKs per pass at most while the device is busy: the first
+	 * collects and submits, the second submits what the guest queued in
+	 * response.  Later rounds would find one new request each (the guest
+	 * runs alongside us) and pay a syscall for it; left queued, they go
+	 * out together at the next interrupt, which kshim raises once half of
+	 * what is in flight is done.  An idle queue is always kicked.
+	 */
+	if (round >= 2 && q->inflight && !q->collect)
+		return false;
 	if (d->head && !q->full)
 		n = build(d, q, &finished);
 	kicked = n || q->collect;
@@ -410,13 +438,13 @@ static bool run_queue(struct kdev *d, struct kqueue *q)
 
 /* End of a loop pass (uring.c repeats it while anything moves): one KICK
  * per queue with work, which submits and collects. */
-bool kshim_pass(struct uring_pass_hook *h)
+bool kshim_pass(struct uring_pass_hook *h, unsigned round)
 {
 	struct kdev *d = (struct kdev *)((char *)h - offsetof(struct kdev, pass));
 	bool more = false;
 
 	for (unsigned i = 0; i < d->nq && !d->dead; i++)
-		more |= run_queue(d, &d->q[i]);
+		more |= run_queue(d, &d->q[i], round);
 	return more;
 }
 

@@ -108,7 +108,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		if (flush_hook)
 			flush_hook();
 		for (struct uring_pass_hook *h = pass_hooks; h; h = h->next)
-			more |= h->run(h);
+			more |= h->run(h, (unsigned)round);
 		uring_submit();
 		if (io_uring_cq_ready(&ring)) {
 			reap();

@@ -44,8 +44,10 @@ void uring_set_flush_hook(void (*hook)(void));
  * nothing waits for a wake-up that will not come.
  */
 struct uring_pass_hook {
-	/* True if it completed or submitted anything. */
-	bool (*run)(struct uring_pass_hook *h);
+	/* round: 0 for the pass's first round, then 1, 2, ...  True if it
+	 * completed anything (the flush hook then has responses to push) or
+	 * left work that only another round would start. */
+	bool (*run)(struct uring_pass_hook *h, unsigned round);
 	struct uring_pass_hook *next;
 };
 void uring_pass_hook_add(struct uring_pass_hook *h);

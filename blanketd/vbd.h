@@ -105,6 +105,8 @@ struct vbd *vbd_list(void);
 
 /* vbd_stats.c: the device list (list_only) or all stats, as text or JSON. */
 void vbd_render(FILE *f, bool json, bool list_only);
+/* The daemon's own cost (loop passes, sleeps, CPU, io-wq workers). */
+void vbd_render_daemon(FILE *f, bool json);
 /* A ring's frontend broke the protocol: disconnect its device. */
 void vbd_fatal(struct vbd *v, const char *why);
 /* The last in-flight request of a disconnecting device completed. */

@@ -1,6 +1,10 @@
 /* vbd_stats.c - what `blanketctl list` and `blanketctl stats` show. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
 
 #include "uring.h"
 #include "vbd.h"
@@ -84,8 +88,10 @@ static void render_json(FILE *f, bool list_only)
 		}
 		fputc('}', f);
 	}
-	fprintf(f, "],\"io_uring\":{\"submit_calls\":%" PRIu64 ",\"sqes\":%" PRIu64 "}}\n",
+	fprintf(f, "],\"io_uring\":{\"submit_calls\":%" PRIu64 ",\"sqes\":%" PRIu64 "},\"daemon\":",
 		uring_stats.submits, uring_stats.sqes);
+	vbd_render_daemon(f, true);
+	fputs("}\n", f);
 }
 
 static void render_text(FILE *f, bool list_only)
@@ -134,9 +140,78 @@ static void render_text(FILE *f, bool list_only)
 				s->events, s->notifies);
 		}
 	}
-	if (!list_only)
+	if (!list_only) {
 		fprintf(f, "io_uring: %" PRIu64 " submit calls, %" PRIu64 " SQEs\n",
 			uring_stats.submits, uring_stats.sqes);
+		vbd_render_daemon(f, false);
+	}
+}
+
+/*
+ * The daemon's own cost: loop passes, sleeps (voluntary context switches:
+ * each is a wake-up, which a PV dom0 pays with hypercalls), CPU time, and
+ * the CPU of io_uring's io-wq workers (I/O the kernel could not start
+ * without blocking runs there, one context switch per operation).
+ */
+struct daemon_cost {
+	unsigned long passes;
+	long sleeps, preempted;
+	double user_s, sys_s, iowq_s;
+	unsigned iowq_threads;
+};
+
+static void daemon_cost(struct daemon_cost *c)
+{
+	struct rusage ru;
+	DIR *d;
+	struct dirent *e;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	memset(c, 0, sizeof(*c));
+	c->passes = ev_iteration(EV_DEFAULT);
+	if (!getrusage(RUSAGE_SELF, &ru)) {
+		c->sleeps = ru.ru_nvcsw;
+		c->preempted = ru.ru_nivcsw;
+		c->user_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+		c->sys_s = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	}
+	d = opendir("/proc/self/task");
+	while (d && (e = readdir(d))) {
+		char path[300], buf[512], *p;
+		unsigned long ut, st;
+		FILE *t;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		t = fopen(path, "r");
+		if (!t)
+			continue;
+		/* pid (comm) state ... utime stime are fields 14 and 15. */
+		if (fgets(buf, sizeof(buf), t) && strstr(buf, "(iou-wrk") && (p = strrchr(buf, ')')) &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2) {
+			c->iowq_threads++;
+			c->iowq_s += (double)(ut + st) / (double)hz;
+		}
+		fclose(t);
+	}
+	if (d)
+		closedir(d);
+}
+
+void vbd_render_daemon(FILE *f, bool json)
+{
+	struct daemon_cost c;
+
+	daemon_cost(&c);
+	if (json)
+		fprintf(f, "{\"loop_passes\":%lu,\"sleeps\":%ld,\"preempted\":%ld,\"cpu_user_s\":%.2f,"
+			"\"cpu_sys_s\":%.2f,\"iowq_threads\":%u,\"iowq_cpu_s\":%.2f}", c.passes, c.sleeps,
+			c.preempted, c.user_s, c.sys_s, c.iowq_threads, c.iowq_s);
+	else
+		fprintf(f, "daemon: %lu loop passes, %ld sleeps, %ld preemptions, CPU %.2f s user + "
+			"%.2f s sys, io-wq: %u threads, %.2f s\n", c.passes, c.sleeps, c.preempted,
+			c.user_s, c.sys_s, c.iowq_threads, c.iowq_s);
 }
 
 void vbd_render(FILE *f, bool json, bool list_only)

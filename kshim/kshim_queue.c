@@ -385,6 +385,30 @@ static int kshim_add_chain(struct kshim_queue *q, const struct kshim_chain *cp)
 	return 0;
 }
 
+/*
+ * Interrupt moderation, the way EVENT_IDX allows it: with n chains in flight,
+ * ask for the interrupt after ceil(n/2) of them complete rather than after
+ * the first.  Every interrupt costs the daemon a wake-up and a KICK (in a PV
+ * dom0, syscalls through Xen); waking once per half-queue lets each KICK
+ * collect and submit several requests, while a lone request (n = 1) is still
+ * answered at once and nothing can wait for a completion that will not
+ * come (the threshold never exceeds what is in flight).
+ */
+static void kshim_arm(struct kshim_queue *q)
+{
+	u16 inflight = q->avail_idx - q->last_used, k;
+
+	if (!kshim_event_idx(q) || inflight < 2)
+		return;		/* kshim_reap() asked for the next completion */
+	k = (inflight + 1) / 2 - 1;
+	WRITE_ONCE(*kshim_used_event(q), cpu_to_le16(q->last_used + k));
+	/* used_event before the index: completions that already went past it
+	 * raised no interrupt for it, so raise the event ourselves */
+	mb();
+	if ((u16)(le16_to_cpu(READ_ONCE(q->used->idx)) - q->last_used) > k && q->eventfd)
+		eventfd_signal(q->eventfd, 1);
+}
+
 int kshim_kick(struct kshim_dev *kd, struct kshim_kick *k)
 {
 	const struct kshim_chain *chains;
@@ -417,8 +441,10 @@ int kshim_kick(struct kshim_dev *kd, struct kshim_kick *k)
 			break;
 	}
 	k->desc_free = q->num_free;
-	if (q->avail_idx == old)
+	if (q->avail_idx == old) {
+		kshim_arm(q);
 		return ret;
+	}
 
 	/* descriptors and ring entries before the index that exposes them */
 	dma_wmb();
@@ -429,5 +455,6 @@ int kshim_kick(struct kshim_dev *kd, struct kshim_kick *k)
 	    vring_need_event(le16_to_cpu(READ_ONCE(*kshim_avail_event(q))), q->avail_idx, old) :
 	    !(le16_to_cpu(READ_ONCE(q->used->flags)) & VRING_USED_F_NO_NOTIFY))
 		iowrite16(q->index, q->notify);
+	kshim_arm(q);
 	return ret;
 }
