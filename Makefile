@@ -22,8 +22,11 @@ LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanke
 XEN_SRC  := libblanket/xen.c
 D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/vbd.c blanketd/vbd_ring.c \
-            blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/uplink_kshim.c
-UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif
+            blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/uplink_kshim.c \
+            blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/uplink_tap.c \
+            blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
+UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif \
+            test_switch test_vif
 FUZZ     := fuzz_blkif fuzz_config fuzz_netif
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -78,6 +81,12 @@ UNIT_BIN := $(UNIT:%=$(B)/tests/%)
 $(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
+$(B)/tests/test_vif: tests/unit/test_vif.c tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
+$(B)/tests/test_switch: tests/unit/test_switch.c $(B)/obj/blanketd/switch.o $(B)/obj/blanketd/sw_parse.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -linih
 $(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/kshim_chain.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka

@@ -3,6 +3,7 @@
  *
  *   blanketctl [-s SOCKET] list [--json]
  *   blanketctl [-s SOCKET] stats [--json]
+ *   blanketctl [-s SOCKET] fdb [--json]     the vif switch's MAC table
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,7 +17,7 @@
 
 static int usage(FILE *f, int rc)
 {
-	fprintf(f, "usage: blanketctl [-s SOCKET] list|stats [--json]\n"
+	fprintf(f, "usage: blanketctl [-s SOCKET] list|stats|fdb [--json]\n"
 		   "  -s SOCKET  blanketd's control socket (default " BL_DEFAULT_SOCKET ")\n");
 	return rc;
 }
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		return usage(stderr, 2);
 	cmd = argv[optind];
-	if (strcmp(cmd, "list") && strcmp(cmd, "stats"))
+	if (strcmp(cmd, "list") && strcmp(cmd, "stats") && strcmp(cmd, "fdb"))
 		return usage(stderr, 2);
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "blanketctl: socket path too long: %s\n", sock);

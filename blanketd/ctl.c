@@ -12,6 +12,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "vbd.h"
+#include "vif.h"
 
 struct ctl_client {
 	ev_io w;
@@ -31,6 +32,35 @@ static void client_free(struct ev_loop *loop, struct ctl_client *c)
 	free(c);
 }
 
+/* Block and network devices in one reply; in JSON one object: the vbd
+ * document as it always was, with the vif document under "vif". */
+static void render(FILE *f, bool json, bool list_only)
+{
+	char *vbd = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (!json) {
+		vbd_render(f, false, list_only);
+		vif_render(f, false, list_only);
+		return;
+	}
+	m = open_memstream(&vbd, &len);
+	if (!m)
+		return;
+	vbd_render(m, true, list_only);
+	fclose(m);
+	while (len && (vbd[len - 1] == '\n' || vbd[len - 1] == '}'))
+		if (vbd[--len] == '}')
+			break;
+	fwrite(vbd, 1, len, f);
+	fputs(",\"vif\":", f);
+	vif_render(f, true, list_only);
+	fseek(f, -1, SEEK_CUR); /* vif_render's newline */
+	fputs("}\n", f);
+	free(vbd);
+}
+
 static void answer(int fd, const char *req)
 {
 	char *out = NULL;
@@ -42,11 +72,13 @@ static void answer(int fd, const char *req)
 	if (!f)
 		return;
 	if (!strncmp(req, "list", 4) && (req[4] == '\0' || req[4] == ' '))
-		vbd_render(f, json, true);
+		render(f, json, true);
 	else if (!strncmp(req, "stats", 5) && (req[5] == '\0' || req[5] == ' '))
-		vbd_render(f, json, false);
+		render(f, json, false);
+	else if (!strncmp(req, "fdb", 3) && (req[3] == '\0' || req[3] == ' '))
+		vif_render_fdb(f, json);
 	else
-		fprintf(f, "error: unknown request '%.32s' (list|stats [json])\n", req);
+		fprintf(f, "error: unknown request '%.32s' (list|stats|fdb [json])\n", req);
 	fclose(f);
 	/* Replies are a few KiB: a short blocking write, bounded by SO_SNDTIMEO. */
 	while (off < len) {

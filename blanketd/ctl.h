@@ -1,6 +1,6 @@
 /*
  * ctl.h - the control socket: a UNIX stream socket, one request line per
- * connection ("list", "stats", either followed by " json"), answered with
+ * connection ("list", "stats", "fdb", each optionally followed by " json"), answered with
  * text and closed.  blanketctl is its client.
  */
 #ifndef BLANKETD_CTL_H

@@ -18,6 +18,8 @@
 #include "log.h"
 #include "uring.h"
 #include "vbd.h"
+#include "vif.h"
+#include "uplink_tap.h"
 #include "xen.h"
 
 #define DEFAULT_CONFIG "/etc/blanket.conf"
@@ -35,6 +37,7 @@ static void on_xenstore(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)w, (void)revents;
 	while ((vec = bl_xs_next_watch(xen))) {
 		vbd_xs_event(vec[0], vec[1]);
+		vif_xs_event(vec[0], vec[1]);
 		free(vec);
 	}
 }
@@ -47,8 +50,10 @@ static void on_evtchn(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)w, (void)revents;
 	/* One read for all pending ports, one write to unmask them all. */
 	while ((n = bl_evtchn_pending(xen, ports, 64)) > 0) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			vbd_evtchn_event(ports[i]);
+			vif_evtchn_event(ports[i]);
+		}
 		bl_evtchn_unmask(xen, ports, (unsigned)n);
 		if (n < 64)
 			break;
@@ -131,6 +136,20 @@ int main(int argc, char **argv)
 		log_err("blanketd: cannot watch xenstore's backend/vbd: %s", strerror(errno));
 		return 1;
 	}
+	if (vif_init(loop, xen, &cfg) < 0) {
+		log_err("blanketd: cannot watch xenstore's backend/vif: %s", strerror(errno));
+		return 1;
+	}
+	if (cfg.vif.tap[0]) {
+		struct net_uplink *u = uplink_tap_open(loop, cfg.vif.tap, err, sizeof(err));
+
+		if (!u) {
+			log_err("blanketd: [vif] uplink: %s", err);
+			return 1;
+		}
+		sw_uplink_attach(vif_switch(), u);
+		log_info("vif: uplink tap %s (checksum and TSO offloads on)", u->name);
+	}
 	ev_signal_init(&sigterm_watcher, on_signal, SIGTERM);
 	ev_signal_start(loop, &sigterm_watcher);
 	ev_signal_init(&sigint_watcher, on_signal, SIGINT);
@@ -139,6 +158,7 @@ int main(int argc, char **argv)
 	sd_notify(0, "READY=1");
 	ev_run(loop, 0);
 	vbd_shutdown();
+	vif_shutdown();
 	ctl_exit(loop);
 	uring_exit(loop);
 	bl_xen_close(xen);

@@ -83,4 +83,63 @@ struct uplink *uplink_kshim_open(const char *name, const char *pci, bool readonl
 /* Bind the device to kshim now (blanketd's start): 0, or -1 with a reason. */
 int uplink_kshim_bind(const char *pci, char *err, size_t errlen);
 
+/* ---- network ------------------------------------------------------------------
+ *
+ * The vif switch's way out of dom0.  TX hands the uplink one Ethernet frame
+ * as iovecs (a guest's granted pages mapped here, used in place) plus its
+ * offload metadata, in virtio_net_hdr terms: the uplink writes it out
+ * before tx() returns and keeps no pointer.  RX goes the other way: the
+ * uplink reads frames into buffers of its own bounded pool and calls rx()
+ * once per frame; whoever rx() hands it to calls rx_release() when the last
+ * copy into a guest is done, which returns the buffer to the pool.
+ */
+struct net_meta {
+	uint8_t gso_type;        /* XEN_NETIF_GSO_TYPE_NONE/TCPV4/TCPV6 */
+	uint16_t gso_size;       /* MSS when gso_type != NONE */
+	bool csum_blank;         /* L4 checksum to be filled in (partial) */
+	bool data_validated;     /* checksum known good */
+	uint16_t csum_start;     /* csum_blank: where the L4 header starts */
+	uint16_t csum_offset;    /* csum_blank: checksum field, from csum_start */
+	uint16_t hdr_len;        /* GSO: bytes of headers */
+};
+
+struct net_uplink;
+
+struct net_uplink_buf {
+	void *data;              /* the frame */
+	size_t len;
+	struct net_meta meta;
+	struct net_uplink_buf *next; /* the pool's free list */
+};
+
+struct net_uplink_stats {
+	uint64_t tx_pkts, tx_bytes, tx_errors;  /* frames written; failed writes */
+	uint64_t rx_pkts, rx_bytes, rx_errors;  /* frames read; bad headers */
+	uint64_t rx_pool_empty;  /* times reading paused for want of buffers */
+};
+
+struct net_uplink_ops {
+	/* Send one frame now; 0, or -errno (dropped). */
+	int (*tx)(struct net_uplink *u, const struct iovec *iov, unsigned iovcnt,
+		  const struct net_meta *m);
+	void (*rx_release)(struct net_uplink *u, struct net_uplink_buf *b);
+	void (*close)(struct net_uplink *u);
+};
+
+struct net_uplink {
+	const struct net_uplink_ops *ops;
+	const char *kind;        /* "tap" */
+	char name[16];           /* the interface */
+	/* Set by the owner before the loop runs: a frame arrived. */
+	void (*rx)(struct net_uplink *u, struct net_uplink_buf *b);
+	void *owner;
+	struct net_uplink_stats stats;
+};
+
+struct ev_loop;
+/* Open (creating if needed) TAP interface ifname with IFF_VNET_HDR and
+ * checksum/TSO offloads, and bring it up.  NULL with a one-line reason. */
+struct net_uplink *uplink_tap_open(struct ev_loop *loop, const char *ifname, char *err,
+				   size_t errlen);
+
 #endif

@@ -27,6 +27,10 @@ static void set_defaults(struct bl_config *c)
 	c->vbd.max_persistent_grants = 1056;
 	c->vbd.discard = true;
 	c->vbd.direct_io = true;
+	/* netback's defaults: Linux bridge ageing, and a queue of ~ one ring. */
+	c->vif.fdb_ageing = 300;
+	c->vif.fdb_max = 4096;
+	c->vif.rx_backlog = 256;
 }
 
 static int fail(struct parse_ctx *p, const char *fmt, const char *a, const char *b)
@@ -140,6 +144,58 @@ static int add_kshim(struct parse_ctx *p, const char *name, const char *v)
 	return 1;
 }
 
+/* uplink = tap:IFNAME | none. */
+static int parse_uplink(struct parse_ctx *p, const char *v)
+{
+	struct bl_config *c = p->c;
+	const char *name = v + 4;
+	size_t n = strlen(name);
+
+	if (!strcmp(v, "none")) {
+		c->vif.tap[0] = '\0';
+		return 1;
+	}
+	if (strncmp(v, "tap:", 4) || n == 0 || n >= sizeof(c->vif.tap) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+		return fail(p, "uplink: '%s' is not none or tap:IFNAME (1-15 letters, digits, '_', '.', '-')%s", v, "");
+	snprintf(c->vif.tap, sizeof(c->vif.tap), "%s", name);
+	return 1;
+}
+
+static int on_vif_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct bl_config *c = p->c;
+
+	if (!strcmp(key, "uplink"))
+		return parse_uplink(p, v);
+	if (!strcmp(key, "max-queues")) {
+		if (parse_uint(v, 0, 64, &c->vif.max_queues))
+			return fail(p, "max-queues: '%s' is not 0 (online CPUs) to 64%s", v, "");
+		return 1;
+	}
+	if (!strcmp(key, "allow-mac-spoof")) {
+		if (parse_bool(v, &c->vif.allow_mac_spoof))
+			return fail(p, "%s: '%s' is not yes or no", key, v);
+		return 1;
+	}
+	if (!strcmp(key, "fdb-ageing")) {
+		if (parse_uint(v, 1, 1000000, &c->vif.fdb_ageing))
+			return fail(p, "fdb-ageing: '%s' is not 1 to 1000000 seconds%s", v, "");
+		return 1;
+	}
+	if (!strcmp(key, "fdb-size")) {
+		if (parse_uint(v, 16, 1u << 20, &c->vif.fdb_max))
+			return fail(p, "fdb-size: '%s' is not 16 to 1048576 entries%s", v, "");
+		return 1;
+	}
+	if (!strcmp(key, "rx-backlog")) {
+		if (parse_uint(v, 1, 65536, &c->vif.rx_backlog))
+			return fail(p, "rx-backlog: '%s' is not 1 to 65536 packets%s", v, "");
+		return 1;
+	}
+	return fail(p, "unknown key '%s' in [%s]", key, "vif");
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *v)
 {
 	struct parse_ctx *p = user;
@@ -199,10 +255,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
 				c->vbd.direct_io = b;
 			return 1;
 		}
+	} else if (!strcmp(section, "vif")) {
+		return on_vif_key(p, key, v);
 	} else if (!strcmp(section, "kshim")) {
 		return add_kshim(p, key, v);
 	} else {
-		return fail(p, "unknown section [%s]; expected [daemon], [vbd] or [kshim]%s", section, "");
+		return fail(p, "unknown section [%s]; expected [daemon], [vbd], [vif] or [kshim]%s", section, "");
 	}
 	return fail(p, "unknown key '%s' in [%s]", key, section);
 }

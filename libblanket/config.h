@@ -31,6 +31,15 @@ struct bl_config {
 		bool discard;
 		bool direct_io;                 /* O_DIRECT where the backing allows */
 	} vbd;
+	/* [vif]: the network backend and its switch. */
+	struct {
+		char tap[16];                   /* uplink = tap:IFNAME; "" for none */
+		unsigned max_queues;            /* 0: dom0's online CPUs */
+		bool allow_mac_spoof;           /* guests may send from any MAC */
+		unsigned fdb_ageing;            /* seconds a learned MAC lives */
+		unsigned fdb_max;               /* MAC table entries */
+		unsigned rx_backlog;            /* packets waiting per RX queue */
+	} vif;
 	/* [kshim]: L0 virtio-blk devices served through the kshim module,
 	 * named for the xl disk line (target=kshim:NAME). */
 	struct {

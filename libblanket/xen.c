@@ -87,6 +87,48 @@ int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count)
 	return xengnttab_unmap(x->gnt, addr, count);
 }
 
+int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n)
+{
+	xengnttab_grant_copy_segment_t op[64];
+	int rc = 0;
+
+	/* libxengnttab wants its own layout: translate in chunks of 64, one
+	 * ioctl each (gntdev itself batches up to 16 hypercall ops). */
+	for (unsigned base = 0; base < n; base += 64) {
+		unsigned k = n - base < 64 ? n - base : 64;
+
+		for (unsigned i = 0; i < k; i++) {
+			const struct bl_gnt_copy_seg *s = &segs[base + i];
+			xengnttab_grant_copy_segment_t *o = &op[i];
+
+			o->flags = 0;
+			if (s->src.foreign) {
+				o->source.foreign.ref = s->src.gref;
+				o->source.foreign.offset = s->src.offset;
+				o->source.foreign.domid = (uint16_t)s->src.domid;
+				o->flags |= GNTCOPY_source_gref;
+			} else {
+				o->source.virt = s->src.virt;
+			}
+			if (s->dst.foreign) {
+				o->dest.foreign.ref = s->dst.gref;
+				o->dest.foreign.offset = s->dst.offset;
+				o->dest.foreign.domid = (uint16_t)s->dst.domid;
+				o->flags |= GNTCOPY_dest_gref;
+			} else {
+				o->dest.virt = s->dst.virt;
+			}
+			o->len = s->len;
+			o->status = GNTST_general_error;
+		}
+		if (xengnttab_grant_copy(x->gnt, k, op))
+			rc = -1;
+		for (unsigned i = 0; i < k; i++)
+			segs[base + i].status = rc ? GNTST_general_error : op[i].status;
+	}
+	return rc;
+}
+
 int bl_evtchn_fd(struct bl_xen *x)
 {
 	return xenevtchn_fd(x->evtchn);

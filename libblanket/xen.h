@@ -30,6 +30,32 @@ void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count,
 		 const grant_ref_t *refs, bool writable);
 int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count);
 
+/*
+ * Grant copy: one end of a segment is a grant (domid, gref, offset), or
+ * memory of this process (foreign false: virt).  Neither end may cross a
+ * page: offset + len <= 4096 for a grant, and the caller keeps a local
+ * end inside one page too (Xen copies page by page).  Many segments go in
+ * one call (one trip through Xen); each comes back with its own status,
+ * GNTST_okay or a GNTST_* error (a bad ref, a read-only grant written, a
+ * segment crossing a page), which the caller must check one by one: the
+ * call's return only says whether the batch reached the hypervisor.
+ */
+struct bl_copy_ptr {
+	bool foreign;
+	void *virt;          /* !foreign */
+	uint32_t domid;      /* foreign */
+	grant_ref_t gref;
+	uint16_t offset;
+};
+struct bl_gnt_copy_seg {
+	struct bl_copy_ptr src, dst;
+	uint16_t len;
+	int16_t status;      /* out: GNTST_* */
+};
+/* 0, or -1 with errno when a batch did not reach the hypervisor (its
+ * segments then say GNTST_general_error). */
+int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n);
+
 /* --- event channels ------------------------------------------------------ */
 
 int bl_evtchn_fd(struct bl_xen *x);

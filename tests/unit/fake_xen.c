@@ -315,6 +315,53 @@ int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count)
 	return -1;
 }
 
+/* The guest-memory address of a copy end, or NULL with *st set. */
+static unsigned char *copy_end(struct bl_xen *x, const struct bl_copy_ptr *p, uint16_t len,
+			       bool dest, int16_t *st)
+{
+	struct grant *g;
+
+	if (!p->foreign)
+		return p->virt;
+	g = grant_find(x, p->domid, p->gref);
+	if (!g) {
+		*st = GNTST_bad_gntref;
+		return NULL;
+	}
+	if ((unsigned)p->offset + len > FAKE_PAGE_SIZE) {
+		*st = GNTST_bad_copy_arg;
+		return NULL;
+	}
+	if (dest && !g->writable) {
+		*st = GNTST_general_error;
+		return NULL;
+	}
+	return x->guest + (size_t)g->page * FAKE_PAGE_SIZE + p->offset;
+}
+
+int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n)
+{
+	x->gs.copy_calls++;
+	for (unsigned i = 0; i < n; i++) {
+		struct bl_gnt_copy_seg *s = &segs[i];
+		int16_t st = GNTST_okay;
+		unsigned char *src = copy_end(x, &s->src, s->len, false, &st);
+		unsigned char *dst = src ? copy_end(x, &s->dst, s->len, true, &st) : NULL;
+
+		x->gs.copy_segs++;
+		if (!src || !dst) {
+			s->status = st;
+			x->gs.copy_errors++;
+			continue;
+		}
+		memmove(dst, src, s->len);
+		s->status = GNTST_okay;
+		x->gs.copy_bytes += s->len;
+		x->gs.copy_foreign_both += s->src.foreign && s->dst.foreign;
+	}
+	return 0;
+}
+
 /* --- event channels ----------------------------------------------------------- */
 
 static void port_queue(struct bl_xen *x, evtchn_port_t p)

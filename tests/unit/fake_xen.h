@@ -41,8 +41,19 @@ struct fake_gnt_stats {
 	unsigned outstanding;    /* live mappings (one per successful map call) */
 	unsigned outstanding_pages;
 	uint32_t max_grants;     /* last bl_gnt_set_max */
+	uint64_t copy_calls;     /* bl_gnt_copy calls */
+	uint64_t copy_segs;      /* segments they carried */
+	uint64_t copy_bytes;     /* bytes of the segments that succeeded */
+	uint64_t copy_errors;    /* segments that failed */
+	uint64_t copy_foreign_both; /* segments grant -> grant (no dom0 buffer) */
 };
 struct fake_gnt_stats fake_gnt_stats(void);
+
+/* Grant copy validates like Xen: each foreign end needs a grant of that
+ * (domid, gref) (else GNTST_bad_gntref), a destination grant must be
+ * writable (else GNTST_general_error, as Xen 4.17 answers), and offset +
+ * len must stay in the page (else GNTST_bad_copy_arg).  A failed segment
+ * copies nothing. */
 
 /* --- event channels -------------------------------------------------------- */
 

@@ -30,6 +30,33 @@ static void test_defaults(void **state)
 	assert_int_equal(c.vbd.n_allowed, 0);
 	assert_int_equal(c.n_kshim, 0);
 	assert_null(bl_config_kshim_pci(&c, "disk0"));
+	assert_string_equal(c.vif.tap, "");
+	assert_int_equal(c.vif.max_queues, 0);
+	assert_false(c.vif.allow_mac_spoof);
+	assert_int_equal(c.vif.fdb_ageing, 300);
+	assert_int_equal(c.vif.fdb_max, 4096);
+	assert_int_equal(c.vif.rx_backlog, 256);
+	bl_config_free(&c);
+}
+
+static void test_vif(void **state)
+{
+	struct bl_config c;
+	const char *text = "[vif]\nuplink = tap:blanket0\nmax-queues = 2\nallow-mac-spoof = yes\n"
+			   "fdb-ageing = 60\nfdb-size = 128\nrx-backlog = 32\n";
+
+	(void)state;
+	assert_int_equal(bl_config_parse(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(c.vif.tap, "blanket0");
+	assert_int_equal(c.vif.max_queues, 2);
+	assert_true(c.vif.allow_mac_spoof);
+	assert_int_equal(c.vif.fdb_ageing, 60);
+	assert_int_equal(c.vif.fdb_max, 128);
+	assert_int_equal(c.vif.rx_backlog, 32);
+	bl_config_free(&c);
+	assert_int_equal(bl_config_parse(&c, "[vif]\nuplink = tap:x\nuplink = none\n", err,
+					 sizeof(err)), 0);
+	assert_string_equal(c.vif.tap, "");
 	bl_config_free(&c);
 }
 
@@ -101,6 +128,16 @@ static void test_errors(void **state)
 	expect_error("[kshim]\ndisk0 = 0000:00:05.0\ndisk0 = 0000:00:06.0\n", ":3:", "named twice");
 	expect_error("[kshim]\na = 0000:00:05.0\nb = 00:05.0\n", ":3:", "already has a name");
 	expect_error("[kshim]\nbad/name = 0000:00:05.0\n", ":2:", "device name");
+	expect_error("[vif]\nuplink = eth0\n", ":2:", "tap:IFNAME");
+	expect_error("[vif]\nuplink = tap:\n", ":2:", "tap:IFNAME");
+	expect_error("[vif]\nuplink = tap:0123456789abcdef\n", ":2:", "tap:IFNAME");
+	expect_error("[vif]\nuplink = tap:a/b\n", ":2:", "tap:IFNAME");
+	expect_error("[vif]\nmax-queues = 65\n", ":2:", "max-queues");
+	expect_error("[vif]\nallow-mac-spoof = perhaps\n", ":2:", "yes or no");
+	expect_error("[vif]\nfdb-ageing = 0\n", ":2:", "fdb-ageing");
+	expect_error("[vif]\nrx-backlog = 0\n", ":2:", "rx-backlog");
+	expect_error("[vif]\nfdb-size = 1\n", ":2:", "fdb-size");
+	expect_error("[vif]\nmtu = 9000\n", ":2:", "unknown key 'mtu' in [vif]");
 	/* The first error is the one reported. */
 	expect_error("[vbd]\nmax-queues = x\nmax-ring-page-order = 9\n", ":2:", "max-queues");
 }
@@ -153,6 +190,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_vif),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_load_sample),

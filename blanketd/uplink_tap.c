@@ -1,0 +1,286 @@
+/*
+ * uplink_tap.c - the network uplink over a Linux TAP interface.
+ *
+ * IFF_VNET_HDR puts a virtio_net_hdr in front of every frame both ways, and
+ * TUNSETOFFLOAD lets the kernel hand us (and take from us) partial
+ * checksums and TCP segments of up to 64 KiB, so GSO and checksum offload
+ * pass between guests and dom0's stack without anyone segmenting or
+ * summing.  Frames out are one writev() of the header and the guest's own
+ * pages (no copy in dom0); frames in are read into a bounded pool of
+ * buffers, and reading pauses while the pool is empty.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+
+#include "log.h"
+#include "netif.h"
+#include "uplink.h"
+#include "uplink_tap.h"
+
+#define TAP_POOL 256u
+#define TAP_BUF (sizeof(struct virtio_net_hdr) + 65536u + 64u)
+#define TAP_RX_BUDGET 64u
+
+struct tap {
+	struct net_uplink u;
+	struct ev_loop *loop;
+	ev_io w;
+	int fd;
+	struct net_uplink_buf *free;
+	unsigned nbufs;
+	bool paused;
+};
+
+struct tap_buf {
+	struct net_uplink_buf nb;
+	uint8_t raw[TAP_BUF];
+};
+
+void uplink_tap_hdr_from_meta(const struct net_meta *m, struct virtio_net_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (m->csum_blank) {
+		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		h->csum_start = m->csum_start;
+		h->csum_offset = m->csum_offset;
+	} else if (m->data_validated) {
+		h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+	}
+	if (m->gso_type == XEN_NETIF_GSO_TYPE_TCPV4)
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	else if (m->gso_type == XEN_NETIF_GSO_TYPE_TCPV6)
+		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	if (h->gso_type) {
+		h->gso_size = m->gso_size;
+		h->hdr_len = m->hdr_len;
+	}
+}
+
+int uplink_tap_meta_from_hdr(const struct virtio_net_hdr *h, struct net_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->csum_blank = (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
+	m->data_validated = (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) != 0;
+	m->csum_start = h->csum_start;
+	m->csum_offset = h->csum_offset;
+	/* netif has no ECN bit: the segments keep what the headers say. */
+	switch (h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
+	case VIRTIO_NET_HDR_GSO_NONE:
+		return 0;
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		m->gso_type = XEN_NETIF_GSO_TYPE_TCPV4;
+		break;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		m->gso_type = XEN_NETIF_GSO_TYPE_TCPV6;
+		break;
+	default:
+		return -1; /* UDP fragmentation offload: netif has none */
+	}
+	if (!h->gso_size)
+		return -1;
+	m->gso_size = h->gso_size;
+	m->hdr_len = h->hdr_len;
+	return 0;
+}
+
+static int tap_tx(struct net_uplink *u, const struct iovec *iov, unsigned n,
+		  const struct net_meta *m)
+{
+	struct tap *t = (struct tap *)u;
+	struct iovec v[1 + 32];
+	struct virtio_net_hdr h;
+	size_t len = 0;
+	ssize_t w;
+
+	if (n > 32)
+		return -EINVAL;
+	uplink_tap_hdr_from_meta(m, &h);
+	v[0].iov_base = &h;
+	v[0].iov_len = sizeof(h);
+	for (unsigned i = 0; i < n; i++) {
+		v[1 + i] = iov[i];
+		len += iov[i].iov_len;
+	}
+	w = writev(t->fd, v, (int)n + 1);
+	if (w < 0) {
+		u->stats.tx_errors++;
+		return -errno;
+	}
+	u->stats.tx_pkts++;
+	u->stats.tx_bytes += len;
+	return 0;
+}
+
+static struct net_uplink_buf *buf_get(struct tap *t)
+{
+	struct net_uplink_buf *b = t->free;
+	struct tap_buf *tb;
+
+	if (b) {
+		t->free = b->next;
+		return b;
+	}
+	if (t->nbufs == TAP_POOL)
+		return NULL;
+	tb = malloc(sizeof(*tb));
+	if (!tb)
+		return NULL;
+	t->nbufs++;
+	tb->nb.data = tb->raw + sizeof(struct virtio_net_hdr);
+	return &tb->nb;
+}
+
+static void tap_rx_release(struct net_uplink *u, struct net_uplink_buf *b)
+{
+	struct tap *t = (struct tap *)u;
+
+	b->next = t->free;
+	t->free = b;
+	if (t->paused) {
+		t->paused = false;
+		ev_io_start(t->loop, &t->w);
+	}
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tap *t = (struct tap *)((char *)w - offsetof(struct tap, w));
+
+	(void)loop, (void)revents;
+	for (unsigned k = 0; k < TAP_RX_BUDGET; k++) {
+		struct net_uplink_buf *b = buf_get(t);
+		struct tap_buf *tb;
+		struct virtio_net_hdr h;
+		ssize_t n;
+
+		if (!b) {
+			/* Every buffer is with a guest: read again when one returns. */
+			t->u.stats.rx_pool_empty++;
+			t->paused = true;
+			ev_io_stop(t->loop, &t->w);
+			return;
+		}
+		tb = (struct tap_buf *)b;
+		n = read(t->fd, tb->raw, sizeof(tb->raw));
+		if (n < (ssize_t)(sizeof(h) + NETIF_ETH_HLEN)) {
+			tap_rx_release(&t->u, b);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n >= 0)
+				t->u.stats.rx_errors++;
+			if (n < 0)
+				return;
+			continue;
+		}
+		memcpy(&h, tb->raw, sizeof(h));
+		if (uplink_tap_meta_from_hdr(&h, &b->meta)) {
+			t->u.stats.rx_errors++;
+			tap_rx_release(&t->u, b);
+			continue;
+		}
+		b->len = (size_t)n - sizeof(h);
+		t->u.stats.rx_pkts++;
+		t->u.stats.rx_bytes += b->len;
+		if (t->u.rx)
+			t->u.rx(&t->u, b);
+		else
+			tap_rx_release(&t->u, b);
+	}
+}
+
+static void tap_close(struct net_uplink *u)
+{
+	struct tap *t = (struct tap *)u;
+
+	ev_io_stop(t->loop, &t->w);
+	close(t->fd);
+	/* Buffers still with guests were released through rx_release first. */
+	while (t->free) {
+		struct net_uplink_buf *b = t->free;
+
+		t->free = b->next;
+		free(b);
+	}
+	free(t);
+}
+
+static const struct net_uplink_ops tap_ops = {
+	.tx = tap_tx,
+	.rx_release = tap_rx_release,
+	.close = tap_close,
+};
+
+static int set_up(const char *name, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+		snprintf(err, errlen, "tap %s: cannot bring it up: %s", name, strerror(errno));
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	close(s);
+	return 0;
+}
+
+struct net_uplink *uplink_tap_open(struct ev_loop *loop, const char *ifname, char *err,
+				   size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int hdrsz = sizeof(struct virtio_net_hdr);
+	struct tap *t;
+	int fd;
+
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(errno),
+			 errno == ENOENT || errno == ENODEV || errno == ENXIO ?
+			 " (load the tun module: modprobe tun)" : "");
+		return NULL;
+	}
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		snprintf(err, errlen, "tap %s: TUNSETIFF: %s", ifname, strerror(errno));
+		goto fail;
+	}
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdrsz) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+		snprintf(err, errlen, "tap %s: offloads: %s", ifname, strerror(errno));
+		goto fail;
+	}
+	if (set_up(ifr.ifr_name, err, errlen))
+		goto fail;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	t->u.ops = &tap_ops;
+	t->u.kind = "tap";
+	snprintf(t->u.name, sizeof(t->u.name), "%s", ifr.ifr_name);
+	t->loop = loop;
+	t->fd = fd;
+	ev_io_init(&t->w, on_read, fd, EV_READ);
+	ev_io_start(loop, &t->w);
+	return &t->u;
+fail:
+	close(fd);
+	return NULL;
+}

@@ -1,0 +1,180 @@
+/*
+ * vif.h - the virtual network interface backend: one struct vif per
+ * backend/vif/<domid>/<devid> node, one struct vif_queue per queue (a TX
+ * and an RX ring each), all of them ports of one switch (switch.h).
+ *
+ * vif.c runs the xenbus side (discovery, features, handshake, teardown);
+ * vif_ring.c the TX path and the control ring; vif_rx.c the RX path;
+ * sw_uplink.c puts the TAP uplink on the switch; vif_stats.c renders.
+ */
+#ifndef BLANKETD_VIF_H
+#define BLANKETD_VIF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "netif.h"
+#include "switch.h"
+#include "uplink.h"
+#include "xen.h"
+#include "xenbus.h"
+
+#define VIF_MAX_QUEUES 64u
+/* The largest frame a guest may receive: a 64 KiB GSO packet and its
+ * Ethernet/VLAN header. */
+#define VIF_MAX_FRAME (65535u + 18u)
+
+enum vif_drop {
+	VIF_DROP_TX_ERROR,     /* TX: the parser's ERROR verdict (answered NETIF_RSP_ERROR) */
+	VIF_DROP_TX_MAP,       /* TX: a bad grant ref (answered NETIF_RSP_ERROR) */
+	VIF_DROP_TX_DISABLED,  /* TX: ignored after a fatal error */
+	VIF_DROP_SPOOF,        /* TX: source MAC not the vif's */
+	VIF_DROP_RX_BACKLOG,   /* RX: no buffers and the backlog full */
+	VIF_DROP_RX_DOWN,      /* RX: vif not connected (or disabled) */
+	VIF_DROP_RX_NO_SG,     /* RX: larger than one slot, frontend without feature-sg */
+	VIF_DROP_RX_NO_GSO,    /* RX: GSO type the frontend did not negotiate */
+	VIF_DROP_RX_NO_CSUM,   /* RX: partial checksum, frontend without that offload */
+	VIF_DROP_RX_SIZE,      /* RX: empty or larger than VIF_MAX_FRAME */
+	VIF_DROP_RX_COPY,      /* RX: a grant copy segment failed */
+	VIF_NR_DROPS
+};
+extern const char *const vif_drop_name[VIF_NR_DROPS];
+
+struct vif_queue_stats {
+	uint64_t tx_pkts, tx_bytes;      /* guest -> switch */
+	uint64_t rx_pkts, rx_bytes;      /* switch -> guest */
+	uint64_t drops[VIF_NR_DROPS];
+	uint64_t tx_maps, tx_map_pages;  /* grant map calls for TX packets, pages they mapped */
+	uint64_t rx_copy_segs;           /* grant copy segments placing RX data */
+	uint64_t rx_copy_calls;          /* copy calls this queue's data went out in */
+	uint64_t rx_bounced;             /* packets moved to dom0 memory while waiting */
+	uint64_t credit_waits;           /* TX stalls on the rate limit */
+	uint64_t mcast_ops;              /* multicast add/del requests */
+	uint64_t events, notifies;
+};
+
+struct vif_txp;
+struct vif_rxe;
+
+struct vif_queue {
+	struct vif *vif;
+	unsigned index;
+	/* TX ring: the guest's packets */
+	void *tx_sring;
+	unsigned tx_size;
+	RING_IDX tx_cons, tx_rsp_pvt;
+	evtchn_port_t tx_port;
+	struct vif_txp *txp, *txp_free;  /* [tx_size]: packets held until delivered */
+	unsigned tx_inflight;
+	bool tx_held;                    /* held_pkt waits for credit */
+	struct netif_tx_pkt *held_pkt;
+	/* RX ring: the guest's buffers */
+	void *rx_sring;
+	unsigned rx_size;
+	RING_IDX rx_cons, rx_rsp_pvt;
+	evtchn_port_t rx_port;           /* == tx_port without split event channels */
+	struct vif_rxe *backlog;         /* [bl_cap] ring of packets waiting for buffers */
+	unsigned bl_head, bl_len, bl_cap;
+	/* credit (the backend's rate node) */
+	uint64_t remaining_credit;
+	double next_credit;
+	ev_timer credit_timer;
+	/* end of pass */
+	bool tx_dirty, rx_dirty, on_list;
+	bool rx_more;                    /* stopped at the per-pass batch: go on */
+	struct vif_queue *dirty_next;
+	struct vif_queue_stats stats;
+};
+
+struct vif {
+	struct vif *next;
+	uint32_t domid, devid;
+	char be_path[96];
+	char *fe_path;
+	uint32_t fe_domid;
+	char token[48];
+	bool fe_watched;
+	enum xenbus_state state;         /* what we last published */
+	bool connected;
+	bool disabled;                   /* fatal TX error: off until the frontend reconnects */
+	bool broken;                     /* no frontend or mac node: never connects */
+	char *error;
+	uint8_t mac[SW_ETH_ALEN];
+	/* negotiated with the frontend */
+	bool sg, gso4, gso6, csum, ipv6_csum, mcast_ctrl, split;
+	uint16_t xdp_headroom;
+	uint64_t rate_bytes, rate_usec;  /* rate_usec 0: unlimited */
+	struct sw_port port;
+	unsigned nr_queues;
+	struct vif_queue *queues;
+	/* control ring */
+	void *ctrl_sring;
+	unsigned ctrl_size;
+	RING_IDX ctrl_cons, ctrl_rsp_pvt;
+	evtchn_port_t ctrl_port;
+	struct netif_hash hash;
+	uint64_t ctrl_reqs;
+};
+
+/* vif.c */
+int vif_init(struct ev_loop *loop, struct bl_xen *xen, const struct bl_config *cfg);
+void vif_xs_event(const char *path, const char *token);
+void vif_evtchn_event(evtchn_port_t port);
+void vif_shutdown(void);
+struct vif *vif_list(void);
+struct sw *vif_switch(void);
+/* The frontend broke the protocol: stop serving it until it reconnects. */
+void vif_fatal(struct vif *v, const char *why);
+
+/* vif_stats.c: the vifs (list_only) or all stats, and the MAC table. */
+void vif_render(FILE *f, bool json, bool list_only);
+void vif_render_fdb(FILE *f, bool json);
+
+/* vif_ring.c */
+struct vif_ctx {
+	struct ev_loop *loop;
+	struct bl_xen *xen;
+	const struct bl_config *cfg;
+	struct sw *sw;
+};
+extern struct vif_ctx vif_ctx;
+
+int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index,
+		   grant_ref_t tx_ref, grant_ref_t rx_ref, evtchn_port_t tx_evt,
+		   evtchn_port_t rx_evt);
+/* Take over rings a previous blanketd served: restart after its last responses. */
+void vif_queue_resume(struct vif_queue *q);
+void vif_queue_close(struct vif_queue *q);
+void vif_tx_kick(struct vif_queue *q);
+void vif_mark_dirty(struct vif_queue *q);
+int vif_ctrl_open(struct vif *v, grant_ref_t ref, evtchn_port_t evt);
+void vif_ctrl_resume(struct vif *v);
+void vif_ctrl_close(struct vif *v);
+void vif_ctrl_kick(struct vif *v);
+/* End of a loop pass: RX for every queue with work, then TX responses and
+ * notifications.  True if anything moved. */
+bool vif_flush_all(void);
+
+/* vif_rx.c */
+extern const struct sw_port_ops vif_port_ops;
+/* Place what the backlogs hold into guests' buffers (one grant copy call
+ * for all queues), bounce what must wait, drop what cannot go. */
+bool vif_rx_run(struct vif_queue *dirty);
+int vif_rx_init(struct vif_queue *q);
+/* Drop what q's backlog holds (counted as rx_down). */
+void vif_rx_purge(struct vif_queue *q);
+/* Move every waiting frame that still uses a guest's grant or an uplink
+ * buffer into dom0 memory (before a TX ring goes away). */
+void vif_rx_bounce_all(void);
+
+/* sw_uplink.c: the uplink as a switch port. */
+int sw_uplink_attach(struct sw *s, struct net_uplink *u);
+void sw_uplink_detach(struct sw *s);
+struct sw_port *sw_uplink_port(void);
+struct net_uplink *sw_uplink(void);
+
+#endif

@@ -1,0 +1,506 @@
+/*
+ * vif_ring.c - a vif queue's rings, its TX path, and the control ring.
+ *
+ * TX: every packet is copied out of the shared ring once and validated by
+ * libblanket/netif.c (netback's rules); its granted pages are mapped
+ * read-only in one call, and the packet enters the switch as a struct
+ * sw_buf pointing at them.  The guest's slots are answered when the last
+ * port that took the packet is done with it: the uplink writes it out at
+ * once, a guest's RX queue copies it (grant to grant) at the end of the
+ * same loop pass, or moves it to dom0 memory if it must wait.  So a TX
+ * slot is never held past the pass it was read in.
+ *
+ * Responses are pushed, and the frontend notified as the ring macros say,
+ * once per queue per pass (vif_flush_all).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "barrier.h"
+#include "log.h"
+#include "vif.h"
+
+struct vif_ctx vif_ctx;
+
+struct vif_txp {
+	struct sw_buf b;
+	struct vif_queue *q;
+	struct netif_tx_pkt pkt;
+	void *map;
+	uint32_t map_count;
+	struct vif_txp *next_free;
+};
+
+static struct vif_queue *dirty_head;
+
+void vif_mark_dirty(struct vif_queue *q)
+{
+	if (!q->on_list) {
+		q->on_list = true;
+		q->dirty_next = dirty_head;
+		dirty_head = q;
+	}
+}
+
+/* --- TX ------------------------------------------------------------------------ */
+
+static void tx_respond(struct vif_queue *q, const struct netif_tx_pkt *pkt, int16_t status)
+{
+	q->tx_rsp_pvt += netif_tx_respond(q->tx_sring, q->tx_size, q->tx_rsp_pvt, pkt, status);
+	q->tx_dirty = true;
+	vif_mark_dirty(q);
+}
+
+static void txp_free(struct vif_queue *q, struct vif_txp *t)
+{
+	t->next_free = q->txp_free;
+	q->txp_free = t;
+}
+
+/* The last port let go of the packet: answer its slots, unmap its pages. */
+static void txp_release(struct sw_buf *b)
+{
+	struct vif_txp *t = (struct vif_txp *)((char *)b - offsetof(struct vif_txp, b));
+	struct vif_queue *q = t->q;
+
+	if (t->map)
+		bl_gnt_unmap(vif_ctx.xen, t->map, t->map_count);
+	t->map = NULL;
+	tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
+	q->tx_inflight--;
+	txp_free(q, t);
+}
+
+/* Multicast control through the TX ring (netback's xenvif_mcast_add/del). */
+static void tx_mcast(struct vif_queue *q, const struct netif_tx_pkt *pkt)
+{
+	struct vif *v = q->vif;
+	int16_t st = NETIF_RSP_OKAY;
+
+	q->stats.mcast_ops++;
+	if (pkt->kind == NETIF_TX_MCAST_ADD) {
+		if (sw_mcast_add(&v->port, pkt->extra[XEN_NETIF_EXTRA_TYPE_MCAST_ADD].u.mcast.addr))
+			st = NETIF_RSP_ERROR;
+	} else {
+		sw_mcast_del(&v->port, pkt->extra[XEN_NETIF_EXTRA_TYPE_MCAST_DEL].u.mcast.addr);
+	}
+	tx_respond(q, pkt, st);
+}
+
+/* Map the packet's pages and hand it to the switch. */
+static void tx_submit(struct vif_queue *q, struct vif_txp *t)
+{
+	struct vif *v = q->vif;
+	struct netif_tx_pkt *pkt = &t->pkt;
+	grant_ref_t refs[NETIF_TX_MAX_OK_SLOTS];
+	struct sw_buf *b = &t->b;
+	uint64_t spoof = v->port.stats.drop_spoof;
+
+	for (unsigned i = 0; i < pkt->nr_slots; i++)
+		refs[i] = pkt->slot[i].gref;
+	q->stats.tx_maps++;
+	t->map = bl_gnt_map(vif_ctx.xen, v->fe_domid, pkt->nr_slots, refs, false);
+	if (!t->map) {
+		/* A bad ref anywhere in the packet: netback's failed grant copy. */
+		q->stats.drops[VIF_DROP_TX_MAP]++;
+		tx_respond(q, pkt, NETIF_RSP_ERROR);
+		txp_free(q, t);
+		return;
+	}
+	q->stats.tx_map_pages += pkt->nr_slots;
+	t->map_count = pkt->nr_slots;
+	memset(b, 0, offsetof(struct sw_buf, hdr));
+	b->refs = 1;
+	b->release = txp_release;
+	b->owner = t;
+	b->len = pkt->len;
+	b->nr_frags = pkt->nr_slots;
+	for (unsigned i = 0; i < pkt->nr_slots; i++)
+		b->frag[i] = (struct sw_frag){
+			.addr = (const uint8_t *)t->map + (size_t)i * NETIF_PAGE_SIZE + pkt->slot[i].offset,
+			.domid = v->fe_domid,
+			.gref = pkt->slot[i].gref,
+			.offset = pkt->slot[i].offset,
+			.len = pkt->slot[i].size,
+		};
+	b->meta.csum_blank = pkt->csum_blank;
+	b->meta.data_validated = pkt->data_validated;
+	if (netif_tx_has_extra(pkt, XEN_NETIF_EXTRA_TYPE_GSO)) {
+		b->meta.gso_type = pkt->extra[XEN_NETIF_EXTRA_TYPE_GSO].u.gso.type;
+		b->meta.gso_size = pkt->extra[XEN_NETIF_EXTRA_TYPE_GSO].u.gso.size;
+		/* netback's checksum_setup: GSO implies a partial checksum. */
+		b->meta.csum_blank = true;
+	}
+	sw_buf_take_hdr(b);
+	q->tx_inflight++;
+	q->stats.tx_pkts++;
+	q->stats.tx_bytes += pkt->len;
+	sw_input(vif_ctx.sw, &v->port, b);
+	q->stats.drops[VIF_DROP_SPOOF] += v->port.stats.drop_spoof - spoof;
+	sw_buf_put(b);
+}
+
+static void credit_refill(struct vif_queue *q, double now)
+{
+	struct vif *v = q->vif;
+	uint64_t max_burst = v->rate_bytes > 131072 ? v->rate_bytes : 131072;
+	uint64_t c = q->remaining_credit + v->rate_bytes;
+
+	/* netback's tx_add_credit: at most one window's worth beyond 128 KiB
+	 * bursts, so a 64 KiB packet always gets through eventually. */
+	if (c < q->remaining_credit)
+		c = UINT64_MAX;
+	q->remaining_credit = c < max_burst ? c : max_burst;
+	q->next_credit = now + (double)v->rate_usec / 1e6;
+}
+
+static void on_credit(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct vif_queue *q = (struct vif_queue *)((char *)w - offsetof(struct vif_queue, credit_timer));
+
+	(void)revents;
+	credit_refill(q, ev_now(loop));
+	vif_tx_kick(q);
+}
+
+/* netback's tx_credit_exceeded: true if the packet must wait for credit. */
+static bool credit_exceeded(struct vif_queue *q, unsigned size)
+{
+	struct vif *v = q->vif;
+	double now = ev_now(vif_ctx.loop);
+
+	if (!v->rate_usec)
+		return false;
+	if (ev_is_active(&q->credit_timer))
+		return true;
+	if (now >= q->next_credit)
+		credit_refill(q, now);
+	if (size > q->remaining_credit) {
+		ev_timer_set(&q->credit_timer, q->next_credit - now > 0 ? q->next_credit - now : 0, 0.);
+		ev_timer_start(vif_ctx.loop, &q->credit_timer);
+		q->stats.credit_waits++;
+		return true;
+	}
+	q->remaining_credit -= size;
+	return false;
+}
+
+void vif_tx_kick(struct vif_queue *q)
+{
+	struct vif *v = q->vif;
+	volatile struct netif_tx_sring *s = q->tx_sring;
+
+	if (!v->connected || !s)
+		return;
+	for (;;) {
+		RING_IDX prod = s->req_prod;
+
+		bl_rmb();
+		while (q->tx_held || q->tx_cons != prod) {
+			struct vif_txp *t = q->txp_free;
+			enum netif_tx_verdict vd = NETIF_TX_OK;
+
+			if (v->disabled) {
+				q->stats.drops[VIF_DROP_TX_DISABLED]++;
+				return;
+			}
+			/* At most one packet per unanswered slot: cannot run out. */
+			if (!t)
+				return;
+			/* A packet waiting for credit was read already: never twice. */
+			if (q->tx_held)
+				t->pkt = *q->held_pkt;
+			else
+				vd = netif_tx_copy_packet(q->tx_sring, q->tx_size, q->tx_cons, prod,
+							  q->tx_rsp_pvt, &t->pkt);
+			if (vd == NETIF_TX_EMPTY)
+				break;
+			if (vd == NETIF_TX_FATAL) {
+				vif_fatal(v, netif_tx_reason_str(t->pkt.reason));
+				return;
+			}
+			if (vd == NETIF_TX_ERROR) {
+				q->tx_cons += t->pkt.consumed;
+				q->stats.drops[VIF_DROP_TX_ERROR]++;
+				log_debug("vif %u/%u: TX packet dropped: %s", v->domid, v->devid,
+					  netif_tx_reason_str(t->pkt.reason));
+				tx_respond(q, &t->pkt, NETIF_RSP_ERROR);
+				continue;
+			}
+			if (t->pkt.kind != NETIF_TX_DATA) {
+				q->tx_cons += t->pkt.consumed;
+				tx_mcast(q, &t->pkt);
+				continue;
+			}
+			if (credit_exceeded(q, t->pkt.len)) {
+				if (!q->tx_held)
+					*q->held_pkt = t->pkt;
+				q->tx_held = true;
+				return;
+			}
+			q->tx_held = false;
+			q->tx_cons += t->pkt.consumed;
+			q->txp_free = t->next_free;
+			tx_submit(q, t);
+		}
+		/* RING_FINAL_CHECK_FOR_REQUESTS: notify us of the next one. */
+		s->req_event = q->tx_cons + 1;
+		bl_mb();
+		if (s->req_prod == q->tx_cons)
+			break;
+	}
+}
+
+/* --- pushing responses ------------------------------------------------------------ */
+
+/* Publish responses up to new; true if the frontend wants an event.
+ * TX, RX and ctrl rings share the header layout (ring.h). */
+static bool push(void *sring, RING_IDX new)
+{
+	volatile struct netif_tx_sring *s = sring;
+	RING_IDX old = s->rsp_prod;
+
+	bl_wmb();
+	s->rsp_prod = new;
+	bl_mb();
+	return (RING_IDX)(new - s->rsp_event) < (RING_IDX)(new - old);
+}
+
+static void notify(struct vif_queue *q, evtchn_port_t port)
+{
+	q->stats.notifies++;
+	bl_evtchn_notify(vif_ctx.xen, port);
+}
+
+bool vif_flush_all(void)
+{
+	bool did;
+
+	if (!dirty_head)
+		return false;
+	struct vif_queue *again = NULL;
+
+	did = vif_rx_run(dirty_head);
+	while (dirty_head) {
+		struct vif_queue *q = dirty_head;
+		bool tx = false, rx = false;
+
+		dirty_head = q->dirty_next;
+		q->on_list = false;
+		if (q->rx_more) {
+			q->dirty_next = again;
+			again = q;
+		}
+		if (q->tx_dirty && q->tx_sring)
+			tx = push(q->tx_sring, q->tx_rsp_pvt);
+		if (q->rx_dirty && q->rx_sring)
+			rx = push(q->rx_sring, q->rx_rsp_pvt);
+		did |= q->tx_dirty;
+		q->tx_dirty = q->rx_dirty = false;
+		/* One event when both rings share a channel. */
+		if (tx || (rx && q->rx_port == q->tx_port))
+			notify(q, q->tx_port);
+		if (rx && q->rx_port != q->tx_port)
+			notify(q, q->rx_port);
+	}
+	/* Queues that had more than a batch go round again. */
+	while (again) {
+		struct vif_queue *q = again;
+
+		again = q->dirty_next;
+		q->rx_more = false;
+		vif_mark_dirty(q);
+		did = true;
+	}
+	return did;
+}
+
+/* --- queue setup ------------------------------------------------------------------ */
+
+int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index, grant_ref_t tx_ref,
+		   grant_ref_t rx_ref, evtchn_port_t tx_evt, evtchn_port_t rx_evt)
+{
+	struct bl_xen *x = vif_ctx.xen;
+	int port;
+
+	memset(q, 0, sizeof(*q));
+	q->vif = v;
+	q->index = index;
+	ev_init(&q->credit_timer, on_credit);
+	q->tx_size = netif_tx_ring_size(1);
+	q->rx_size = netif_rx_ring_size(1);
+	q->remaining_credit = UINT64_MAX;
+	q->tx_sring = bl_gnt_map(x, v->fe_domid, 1, &tx_ref, true);
+	q->rx_sring = bl_gnt_map(x, v->fe_domid, 1, &rx_ref, true);
+	if (!q->tx_sring || !q->rx_sring) {
+		log_err("vif %u/%u: cannot map queue %u's rings: %s", v->domid, v->devid, index,
+			strerror(errno));
+		goto fail;
+	}
+	port = bl_evtchn_bind(x, v->fe_domid, tx_evt);
+	if (port < 0)
+		goto fail;
+	q->tx_port = q->rx_port = (evtchn_port_t)port;
+	if (rx_evt != tx_evt) {
+		port = bl_evtchn_bind(x, v->fe_domid, rx_evt);
+		if (port < 0)
+			goto fail;
+		q->rx_port = (evtchn_port_t)port;
+	}
+	q->txp = calloc(q->tx_size, sizeof(*q->txp));
+	q->held_pkt = malloc(sizeof(*q->held_pkt));
+	if (!q->txp || !q->held_pkt || vif_rx_init(q))
+		goto fail;
+	for (unsigned i = 0; i < q->tx_size; i++) {
+		q->txp[i].q = q;
+		txp_free(q, &q->txp[i]);
+	}
+	return 0;
+fail:
+	vif_queue_close(q);
+	return -1;
+}
+
+void vif_queue_resume(struct vif_queue *q)
+{
+	volatile struct netif_tx_sring *t = q->tx_sring;
+	volatile struct netif_rx_sring *r = q->rx_sring;
+
+	/* Everything after the last pushed response is served again: a TX
+	 * packet may go out twice, which a network tolerates. */
+	q->tx_cons = q->tx_rsp_pvt = t->rsp_prod;
+	q->rx_cons = q->rx_rsp_pvt = r->rsp_prod;
+}
+
+void vif_queue_close(struct vif_queue *q)
+{
+	struct bl_xen *x = vif_ctx.xen;
+
+	if (!q->vif)
+		return;
+	/* Packets of ours waiting in other guests' backlogs move to dom0
+	 * memory (their TX slots are answered while the ring is mapped). */
+	if (q->tx_inflight)
+		vif_rx_bounce_all();
+	vif_rx_purge(q);
+	if (q->on_list) {
+		for (struct vif_queue **l = &dirty_head; *l; l = &(*l)->dirty_next)
+			if (*l == q) {
+				*l = q->dirty_next;
+				break;
+			}
+	}
+	if (q->tx_sring && q->tx_dirty)
+		push(q->tx_sring, q->tx_rsp_pvt);
+	if (vif_ctx.loop)
+		ev_timer_stop(vif_ctx.loop, &q->credit_timer);
+	if (q->rx_port && q->rx_port != q->tx_port)
+		bl_evtchn_unbind(x, q->rx_port);
+	if (q->tx_port)
+		bl_evtchn_unbind(x, q->tx_port);
+	if (q->tx_sring)
+		bl_gnt_unmap(x, q->tx_sring, 1);
+	if (q->rx_sring)
+		bl_gnt_unmap(x, q->rx_sring, 1);
+	free(q->txp);
+	free(q->held_pkt);
+	free(q->backlog);
+	memset(q, 0, sizeof(*q));
+}
+
+/* --- control ring ----------------------------------------------------------------- */
+
+int vif_ctrl_open(struct vif *v, grant_ref_t ref, evtchn_port_t evt)
+{
+	int port;
+
+	v->ctrl_size = netif_ctrl_ring_size(1);
+	v->ctrl_cons = v->ctrl_rsp_pvt = 0;
+	v->ctrl_sring = bl_gnt_map(vif_ctx.xen, v->fe_domid, 1, &ref, true);
+	if (!v->ctrl_sring)
+		return -1;
+	port = bl_evtchn_bind(vif_ctx.xen, v->fe_domid, evt);
+	if (port < 0) {
+		vif_ctrl_close(v);
+		return -1;
+	}
+	v->ctrl_port = (evtchn_port_t)port;
+	return 0;
+}
+
+void vif_ctrl_resume(struct vif *v)
+{
+	volatile struct xen_netif_ctrl_sring *s = v->ctrl_sring;
+
+	v->ctrl_cons = v->ctrl_rsp_pvt = s->rsp_prod;
+}
+
+void vif_ctrl_close(struct vif *v)
+{
+	if (v->ctrl_port)
+		bl_evtchn_unbind(vif_ctx.xen, v->ctrl_port);
+	if (v->ctrl_sring)
+		bl_gnt_unmap(vif_ctx.xen, v->ctrl_sring, 1);
+	v->ctrl_port = 0;
+	v->ctrl_sring = NULL;
+}
+
+/* One control request: validated by netif.c, data grant-copied once. */
+static uint32_t ctrl_one(struct vif *v, struct netif_ctrl_req *req, uint32_t status)
+{
+	uint8_t data[NETIF_PAGE_SIZE];
+	size_t len = 0;
+
+	if (req->action == NETIF_CTRL_ANSWER || status != XEN_NETIF_CTRL_STATUS_SUCCESS)
+		return status;
+	if (req->action == NETIF_CTRL_COPY_KEY || req->action == NETIF_CTRL_COPY_MAPPING) {
+		struct bl_gnt_copy_seg seg = { 0 };
+
+		len = req->action == NETIF_CTRL_COPY_KEY ? req->len : (size_t)req->len * 4;
+		seg.src = (struct bl_copy_ptr){ .foreign = true, .domid = v->fe_domid,
+						.gref = req->gref, .offset = 0 };
+		seg.dst = (struct bl_copy_ptr){ .virt = data };
+		seg.len = (uint16_t)len;
+		if (len > sizeof(data) || bl_gnt_copy(vif_ctx.xen, &seg, 1) ||
+		    seg.status != GNTST_okay)
+			return XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+	}
+	return netif_hash_apply(&v->hash, req, len ? data : NULL, len, v->nr_queues);
+}
+
+void vif_ctrl_kick(struct vif *v)
+{
+	volatile struct xen_netif_ctrl_sring *s = v->ctrl_sring;
+	bool any = false;
+
+	if (!s || !v->connected || v->disabled)
+		return;
+	for (;;) {
+		RING_IDX prod = s->req_prod;
+
+		bl_rmb();
+		if (netif_ring_unconsumed(prod, v->ctrl_cons, v->ctrl_rsp_pvt, v->ctrl_size) < 0) {
+			vif_fatal(v, "control ring producer ran past the ring");
+			return;
+		}
+		while (v->ctrl_cons != prod) {
+			struct netif_ctrl_req req;
+			uint32_t st = netif_ctrl_copy_request(v->ctrl_sring, v->ctrl_size,
+							      v->ctrl_cons++, &v->hash, &req);
+
+			st = ctrl_one(v, &req, st);
+			v->ctrl_reqs++;
+			netif_ctrl_rsp(v->ctrl_sring, v->ctrl_size, v->ctrl_rsp_pvt++, req.id,
+				       req.type, st, st == XEN_NETIF_CTRL_STATUS_SUCCESS ? req.rsp_data : 0);
+			any = true;
+		}
+		s->req_event = v->ctrl_cons + 1;
+		bl_mb();
+		if (s->req_prod == v->ctrl_cons)
+			break;
+	}
+	if (any && push(v->ctrl_sring, v->ctrl_rsp_pvt))
+		bl_evtchn_notify(vif_ctx.xen, v->ctrl_port);
+}
