@@ -1,90 +1,65 @@
 /*
- * kshim_dev.h - a virtio-blk device opened through kshim, shared by the
- * kshim uplinks (one per vbd) that name it.  kshim_dev.c binds, opens and
- * sets it up; uplink_kshim.c runs its data path.
+ * kshim_dev.h - what every L0 virtio device driven through kshim needs,
+ * whatever its type: binding it to kshim, opening /dev/kshim-<pci>,
+ * negotiating features, reading config, setting up a queue (its shared
+ * area and its MSI-X eventfd) and registering dom0 memory.
+ *
+ * The device types build on it: kshim_blk.c (virtio-blk, for the vbd's
+ * uplink_kshim.c) and uplink_kshim_net.c (virtio-net, the vif switch's
+ * uplink).  Each keeps its own state and its own end-of-pass KICKs.
  */
 #ifndef BLANKETD_KSHIM_DEV_H
 #define BLANKETD_KSHIM_DEV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ev.h>
 
-#include "uring.h"
+#include "kshim_uapi.h"
 
-#include "kshim_chain.h"
-
-#define KQ_MAX 4                 /* queues used per device */
-/* Per in-flight request, in the registered pool: header, discard range, status. */
-#define SLOT_BYTES 64u
-#define SLOT_HDR 0u
-#define SLOT_RANGE 16u
-#define SLOT_STATUS 32u
-
-struct kdev;
-struct kop;                      /* an uplink_io being served (uplink_kshim.c) */
-
-/* One device request (a chain) in flight; its cookie is its address. */
-struct kreq {
-	struct kreq *next_free;
-	struct kop *op;              /* NULL while free */
-	struct kchain_cursor start;  /* where its data starts in the op (to roll back) */
-	uint64_t bytes;              /* data (READ/WRITE) or discarded bytes */
-	uint32_t slot;               /* byte offset of its slot in the pool */
-};
-
-struct kqueue {
-	struct kdev *d;
+/* One virtqueue as kshim shows it: the area chains, segments and
+ * completions pass through, and the interrupt as an eventfd. */
+struct kshim_q {
 	uint16_t idx, size;
 	int efd;
-	ev_io w;                     /* the queue's MSI-X interrupt, as an eventfd */
+	ev_io w;                     /* the queue's MSI-X interrupt */
 	uint8_t *area;
 	uint32_t area_size;
-	struct kshim_chain *ch;
-	struct kshim_seg *seg;
-	struct kshim_cqe *cqe;
-	struct kreq *reqs, *free;    /* [size]: never more chains than descriptors */
-	unsigned inflight;
-	bool collect;                /* the interrupt fired: completions to collect */
-	bool full;                   /* out of descriptors until something completes */
+	struct kshim_chain *ch;      /* [size] */
+	struct kshim_seg *seg;       /* [size] */
+	struct kshim_cqe *cqe;       /* [size] */
 };
 
-struct kdev {
-	struct kdev *next;
-	char name[32], pci[16];
-	int fd, refs;
-	bool dead;                   /* the device failed: everything gets -EIO */
-	uint64_t features, sectors;
-	uint32_t phys_block;         /* bytes */
-	uint32_t max_discard;        /* sectors per DISCARD request */
-	bool readonly;
-	struct kchain_limits lim;
-	unsigned nq;
-	struct kqueue q[KQ_MAX];
-	uint8_t *pool;               /* headers and status bytes, registered once */
-	size_t pool_len;
-	uint32_t pool_region;
-	struct kmap map;             /* every registered page -> region */
-	struct kop *head, **tail;    /* operations not yet wholly submitted */
-	struct kop *barrier;         /* an ordered operation in progress */
-	unsigned inflight;           /* chains, all queues */
-	uint64_t batch;              /* KICKs made */
-	struct uring_pass_hook pass;  /* KICK at the end of each loop pass */
-};
-
-/* The device at pci, opened and live (a new reference if already open);
- * NULL with a one-line reason in err. */
-struct kdev *kdev_get(struct ev_loop *loop, const char *name, const char *pci,
-		      char *err, size_t errlen);
-/* Drop a reference; the last one closes (resets) the device. */
-void kdev_put(struct kdev *d);
-/* Stop the device's watchers and close it after a fatal error; its queued
- * and in-flight operations are the caller's to fail. */
-void kdev_shutdown(struct kdev *d);
-
-/* uplink_kshim.c: the watchers' callbacks. */
-bool kshim_pass(struct uring_pass_hook *h, unsigned round);
-void kshim_on_interrupt(struct ev_loop *loop, ev_io *w, int revents);
+/* Bind pci (binding it to kshim if needed), open it and read its info;
+ * the device must be virtio type device_id (what names the type in
+ * messages).  The fd, or -1 with a one-line reason. */
+int kshim_dev_open(const char *pci, uint32_t device_id, const char *what,
+		   struct kshim_info *info, char *err, size_t errlen);
+/* Accept the bits of want[] the device offers (VERSION_1 is required);
+ * *features gets what was set.  0, or -1 with a reason. */
+int kshim_dev_features(int fd, const char *pci, const struct kshim_info *info,
+		       const unsigned *want, unsigned nwant, uint64_t *features,
+		       char *err, size_t errlen);
+/* One device config field; -1 with errno. */
+int kshim_dev_config(int fd, uint32_t off, uint32_t width, uint64_t *v);
+/* Set queue idx up with size entries (0: the device's maximum) and an
+ * eventfd, and map its area.  0, or -1 with a reason. */
+int kshim_q_setup(int fd, const char *pci, struct kshim_q *q, unsigned idx, unsigned size,
+		  char *err, size_t errlen);
+/* Watch the queue's eventfd with cb (after DRIVER_OK). */
+void kshim_q_start(struct ev_loop *loop, struct kshim_q *q,
+		   void (*cb)(struct ev_loop *, ev_io *, int));
+/* Stop watching, unmap, close the eventfd (before closing the device fd). */
+void kshim_q_free(struct ev_loop *loop, struct kshim_q *q);
+/* Read the eventfd empty (the interrupt watcher's job). */
+void kshim_q_ack(struct kshim_q *q, const char *name);
+/* Pin and DMA-map [addr, addr + len) (page-aligned); the region id, or -1
+ * with errno. */
+int kshim_reg(int fd, uintptr_t addr, size_t len, bool writable, uint32_t *id);
+/* Anonymous dom0 memory of len bytes (rounded up to pages), registered:
+ * request headers, receive buffers.  NULL with errno. */
+void *kshim_pool(int fd, size_t *len, bool writable, uint32_t *id);
 
 #endif

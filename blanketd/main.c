@@ -19,7 +19,6 @@
 #include "uring.h"
 #include "vbd.h"
 #include "vif.h"
-#include "uplink_tap.h"
 #include "xen.h"
 
 #define DEFAULT_CONFIG "/etc/blanket.conf"
@@ -149,6 +148,17 @@ int main(int argc, char **argv)
 		}
 		sw_uplink_attach(vif_switch(), u);
 		log_info("vif: uplink tap %s (checksum and TSO offloads on)", u->name);
+	} else if (cfg.vif.kshim[0]) {
+		const char *pci = bl_config_kshim_pci(&cfg, cfg.vif.kshim);
+		struct net_uplink *u = uplink_kshim_net_open(loop, cfg.vif.kshim, pci, err,
+							     sizeof(err));
+
+		if (!u) {
+			log_err("blanketd: [vif] uplink = kshim:%s: %s", cfg.vif.kshim, err);
+			return 1;
+		}
+		sw_uplink_attach(vif_switch(), u);
+		log_info("vif: uplink kshim-net %s (%s, zero-copy TX)", u->name, pci);
 	}
 	ev_signal_init(&sigterm_watcher, on_signal, SIGTERM);
 	ev_signal_start(loop, &sigterm_watcher);

@@ -87,11 +87,16 @@ int uplink_kshim_bind(const char *pci, char *err, size_t errlen);
  *
  * The vif switch's way out of dom0.  TX hands the uplink one Ethernet frame
  * as iovecs (a guest's granted pages mapped here, used in place) plus its
- * offload metadata, in virtio_net_hdr terms: the uplink writes it out
- * before tx() returns and keeps no pointer.  RX goes the other way: the
- * uplink reads frames into buffers of its own bounded pool and calls rx()
- * once per frame; whoever rx() hands it to calls rx_release() when the last
- * copy into a guest is done, which returns the buffer to the pool.
+ * offload metadata, in virtio_net_hdr terms.  Two ways:
+ *   tx()        writes it out before returning and keeps no pointer (TAP);
+ *   tx_async()  queues it for a device that reads the pages later (kshim:
+ *               the L0 NIC DMAs from them); the pages must stay mapped
+ *               until the uplink calls the owner's tx_done(cookie), once
+ *               per frame it accepted (0 returned), whatever became of it.
+ * An uplink has one or the other.  RX goes the other way: the uplink reads
+ * frames into buffers of its own bounded pool and calls rx() once per
+ * frame; whoever rx() hands it to calls rx_release() when the last copy
+ * into a guest is done, which returns the buffer to the pool.
  */
 struct net_meta {
 	uint8_t gso_type;        /* XEN_NETIF_GSO_TYPE_NONE/TCPV4/TCPV6 */
@@ -105,9 +110,15 @@ struct net_meta {
 
 struct net_uplink;
 
+/* A frame spread over more than one buffer (a virtio-net device's
+ * mergeable page-sized buffers): at most this many pieces. */
+#define NET_UPLINK_MAX_FRAGS 19
+
 struct net_uplink_buf {
-	void *data;              /* the frame */
-	size_t len;
+	void *data;              /* the frame, when nr_frags == 0 */
+	size_t len;              /* the frame's bytes (in either form) */
+	unsigned nr_frags;       /* 0: data; else the frame is frag[0 .. nr_frags) */
+	struct iovec *frag;      /* each piece within one page */
 	struct net_meta meta;
 	struct net_uplink_buf *next; /* the pool's free list */
 };
@@ -116,22 +127,37 @@ struct net_uplink_stats {
 	uint64_t tx_pkts, tx_bytes, tx_errors;  /* frames written; failed writes */
 	uint64_t rx_pkts, rx_bytes, rx_errors;  /* frames read; bad headers */
 	uint64_t rx_pool_empty;  /* times reading paused for want of buffers */
+	/* kshim-net: the costs of the data path */
+	uint64_t copies;         /* frame bytes copied by the uplink (0: zero-copy) */
+	uint64_t registrations;  /* per-frame memory registrations (TX pages) */
+	uint64_t mem_regions;    /* long-lived registrations held now (mem_register) */
+	uint64_t kicks;          /* submission calls into the kernel */
+	uint64_t tx_inflight;    /* frames accepted by tx_async, not yet done */
 };
 
 struct net_uplink_ops {
 	/* Send one frame now; 0, or -errno (dropped). */
 	int (*tx)(struct net_uplink *u, const struct iovec *iov, unsigned iovcnt,
 		  const struct net_meta *m);
+	/* Queue one frame; 0 (tx_done follows), or -errno (dropped, no tx_done). */
+	int (*tx_async)(struct net_uplink *u, const struct iovec *iov, unsigned iovcnt,
+			const struct net_meta *m, void *cookie);
 	void (*rx_release)(struct net_uplink *u, struct net_uplink_buf *b);
 	void (*close)(struct net_uplink *u);
+	/* Optional, as uplink_ops': memory that outlives a frame (persistent
+	 * TX mappings), registered once instead of per frame. */
+	int (*mem_register)(struct net_uplink *u, void *addr, size_t len);
+	void (*mem_unregister)(struct net_uplink *u, void *addr, size_t len);
 };
 
 struct net_uplink {
 	const struct net_uplink_ops *ops;
-	const char *kind;        /* "tap" */
-	char name[16];           /* the interface */
-	/* Set by the owner before the loop runs: a frame arrived. */
+	const char *kind;        /* "tap", "kshim-net" */
+	char name[32];           /* the interface, or the [kshim] name */
+	/* Set by the owner before the loop runs: a frame arrived; a frame
+	 * given to tx_async is done with (res: 0 sent, or -errno). */
 	void (*rx)(struct net_uplink *u, struct net_uplink_buf *b);
+	void (*tx_done)(struct net_uplink *u, void *cookie, int res);
 	void *owner;
 	struct net_uplink_stats stats;
 };
@@ -141,5 +167,10 @@ struct ev_loop;
  * checksum/TSO offloads, and bring it up.  NULL with a one-line reason. */
 struct net_uplink *uplink_tap_open(struct ev_loop *loop, const char *ifname, char *err,
 				   size_t errlen);
+/* Open the L0 virtio-net device at PCI address pci through kshim (binding
+ * it first; refused while dom0's own interface on it is up); name is its
+ * blanket.conf name.  NULL with a one-line reason. */
+struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
+					 const char *pci, char *err, size_t errlen);
 
 #endif

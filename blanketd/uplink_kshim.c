@@ -30,7 +30,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "kshim_dev.h"
+#include "kshim_blk.h"
 #include "log.h"
 #include "uplink.h"
 
@@ -121,7 +121,7 @@ static void kill_device(struct kdev *d, const char *why, int e)
 	d->tail = &d->head;
 	/* ...and wholly submitted ones with chains in flight. */
 	for (unsigned i = 0; i < d->nq; i++)
-		for (unsigned k = 0; k < d->q[i].size; k++) {
+		for (unsigned k = 0; k < d->q[i].k.size; k++) {
 			struct kop *op = d->q[i].reqs[k].op;
 
 			if (op && !op->listed) {
@@ -161,7 +161,7 @@ static bool op_has_data(const struct kop *op)
 static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned n, unsigned *nseg)
 {
 	struct uplink_io *io = op->io;
-	struct kshim_seg *s = &q->seg[*nseg];
+	struct kshim_seg *s = &q->k.seg[*nseg];
 	struct virtio_blk_outhdr *h;
 	struct kreq *r;
 	unsigned k = 1;
@@ -171,7 +171,7 @@ static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned 
 		return 0;
 	/* The batch's segment area holds q->size segments: a header and a
 	 * status segment plus the data segments of each chain. */
-	if (n == q->size || *nseg + 3 > q->size || !q->free)
+	if (n == q->k.size || *nseg + 3 > q->k.size || !q->free)
 		return -1;
 	r = q->free;
 	h = (struct virtio_blk_outhdr *)(d->pool + r->slot + SLOT_HDR);
@@ -186,7 +186,7 @@ static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned 
 		 * is not cut into more device requests than its size needs. */
 		struct kchain_limits lim = d->lim;
 		struct kchain_cursor start = op->cur;
-		unsigned room = q->size - *nseg - 2;
+		unsigned room = q->k.size - *nseg - 2;
 		int m;
 
 		if (lim.max_desc > room)
@@ -241,7 +241,7 @@ static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned 
 	h->ioprio = 0;
 	d->pool[r->slot + SLOT_STATUS] = STATUS_NONE;
 	s[k++] = pool_seg(d, r->slot + SLOT_STATUS, 1, true);
-	q->ch[n] = (struct kshim_chain){ .cookie = (uintptr_t)r, .seg_first = *nseg,
+	q->k.ch[n] = (struct kshim_chain){ .cookie = (uintptr_t)r, .seg_first = *nseg,
 					 .seg_count = (uint16_t)k };
 	*nseg += k;
 	q->free = r->next_free;
@@ -257,7 +257,7 @@ static int add_chain(struct kdev *d, struct kqueue *q, struct kop *op, unsigned 
 /* Chain n of the area was not submitted: give its request back. */
 static void unbuild(struct kqueue *q, unsigned n)
 {
-	struct kreq *r = (struct kreq *)(uintptr_t)q->ch[n].cookie;
+	struct kreq *r = (struct kreq *)(uintptr_t)q->k.ch[n].cookie;
 	struct kop *op = r->op;
 
 	op->outstanding--;
@@ -315,7 +315,7 @@ static unsigned build(struct kdev *d, struct kqueue *q, struct kop **finished)
 static void count_kick(struct kdev *d, struct kqueue *q, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		struct kop *op = ((struct kreq *)(uintptr_t)q->ch[i].cookie)->op;
+		struct kop *op = ((struct kreq *)(uintptr_t)q->k.ch[i].cookie)->op;
 		struct uplink_kshim *u = op->u;
 
 		u->up.stats.device_reqs++;
@@ -340,7 +340,7 @@ static int status_to_res(uint8_t st)
 static bool run_queue(struct kdev *d, struct kqueue *q, unsigned round)
 {
 	struct kop *finished = NULL, *op;
-	struct kshim_kick k = { .queue = q->idx };
+	struct kshim_kick k = { .queue = q->k.idx };
 	unsigned n = 0;
 	int rc, e = 0;
 	bool kicked;
@@ -387,7 +387,7 @@ static bool run_queue(struct kdev *d, struct kqueue *q, unsigned round)
 		} else if (e) {
 			/* kshim refused a chain we built (a region gone?): a bug
 			 * here, not the guest's.  Its operation fails. */
-			struct kreq *r = (struct kreq *)(uintptr_t)q->ch[k.sq_done].cookie;
+			struct kreq *r = (struct kreq *)(uintptr_t)q->k.ch[k.sq_done].cookie;
 
 			log_err("kshim %s: chain refused: %s", d->name, strerror(e));
 			op = r->op;
@@ -413,7 +413,7 @@ static bool run_queue(struct kdev *d, struct kqueue *q, unsigned round)
 	if (k.cq_count)
 		q->full = false;
 	for (unsigned i = 0; i < k.cq_count; i++) {
-		struct kreq *r = (struct kreq *)(uintptr_t)q->cqe[i].cookie;
+		struct kreq *r = (struct kreq *)(uintptr_t)q->k.cqe[i].cookie;
 		int res = status_to_res(d->pool[r->slot + SLOT_STATUS]);
 
 		op = r->op;
@@ -450,13 +450,11 @@ bool kshim_pass(struct uring_pass_hook *h, unsigned round)
 
 void kshim_on_interrupt(struct ev_loop *l, ev_io *w, int revents)
 {
-	struct kqueue *q = (struct kqueue *)((char *)w - offsetof(struct kqueue, w));
-	uint64_t v;
+	struct kqueue *q = (struct kqueue *)((char *)w - offsetof(struct kqueue, k.w));
 
 	(void)l, (void)revents;
 	/* Only clears the eventfd: the prepare watcher's KICK collects. */
-	if (read(q->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_err("kshim %s: queue %u eventfd: %s", q->d->name, q->idx, strerror(errno));
+	kshim_q_ack(&q->k, q->d->name);
 	q->collect = true;
 }
 
@@ -464,21 +462,17 @@ void kshim_on_interrupt(struct ev_loop *l, ev_io *w, int revents)
 
 static int reg_mem(struct kdev *d, uintptr_t addr, size_t len, bool writable, uint32_t *id)
 {
-	struct kshim_reg_mem rm = { .uaddr = addr, .len = len,
-				    .flags = writable ? KSHIM_MEM_WRITABLE : 0 };
-
 	if (d->dead) {
 		errno = ENODEV;
 		return -1;
 	}
-	if (ioctl(d->fd, KSHIM_IOC_REG_MEM, &rm) < 0)
+	if (kshim_reg(d->fd, addr, len, writable, id) < 0)
 		return -1;
-	if (kmap_add(&d->map, addr, len, rm.id, writable) < 0) {
-		ioctl(d->fd, KSHIM_IOC_UNREG_MEM, &rm.id);
+	if (kmap_add(&d->map, addr, len, *id, writable) < 0) {
+		ioctl(d->fd, KSHIM_IOC_UNREG_MEM, id);
 		errno = ENOMEM;
 		return -1;
 	}
-	*id = rm.id;
 	return 0;
 }
 

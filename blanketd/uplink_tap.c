@@ -7,7 +7,8 @@
  * pass between guests and dom0's stack without anyone segmenting or
  * summing.  Frames out are one writev() of the header and the guest's own
  * pages (no copy in dom0); frames in are read into a bounded pool of
- * buffers, and reading pauses while the pool is empty.
+ * buffers, and reading pauses while the pool is empty.  The header
+ * translation is vnet_hdr.c, shared with the kshim-net uplink.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@
 #include "log.h"
 #include "netif.h"
 #include "uplink.h"
-#include "uplink_tap.h"
+#include "vnet_hdr.h"
 
 #define TAP_POOL 256u
 #define TAP_BUF (sizeof(struct virtio_net_hdr) + 65536u + 64u)
@@ -48,53 +49,6 @@ struct tap_buf {
 	uint8_t raw[TAP_BUF];
 };
 
-void uplink_tap_hdr_from_meta(const struct net_meta *m, struct virtio_net_hdr *h)
-{
-	memset(h, 0, sizeof(*h));
-	if (m->csum_blank) {
-		h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		h->csum_start = m->csum_start;
-		h->csum_offset = m->csum_offset;
-	} else if (m->data_validated) {
-		h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
-	}
-	if (m->gso_type == XEN_NETIF_GSO_TYPE_TCPV4)
-		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-	else if (m->gso_type == XEN_NETIF_GSO_TYPE_TCPV6)
-		h->gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
-	if (h->gso_type) {
-		h->gso_size = m->gso_size;
-		h->hdr_len = m->hdr_len;
-	}
-}
-
-int uplink_tap_meta_from_hdr(const struct virtio_net_hdr *h, struct net_meta *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->csum_blank = (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
-	m->data_validated = (h->flags & VIRTIO_NET_HDR_F_DATA_VALID) != 0;
-	m->csum_start = h->csum_start;
-	m->csum_offset = h->csum_offset;
-	/* netif has no ECN bit: the segments keep what the headers say. */
-	switch (h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) {
-	case VIRTIO_NET_HDR_GSO_NONE:
-		return 0;
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-		m->gso_type = XEN_NETIF_GSO_TYPE_TCPV4;
-		break;
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-		m->gso_type = XEN_NETIF_GSO_TYPE_TCPV6;
-		break;
-	default:
-		return -1; /* UDP fragmentation offload: netif has none */
-	}
-	if (!h->gso_size)
-		return -1;
-	m->gso_size = h->gso_size;
-	m->hdr_len = h->hdr_len;
-	return 0;
-}
-
 static int tap_tx(struct net_uplink *u, const struct iovec *iov, unsigned n,
 		  const struct net_meta *m)
 {
@@ -106,7 +60,7 @@ static int tap_tx(struct net_uplink *u, const struct iovec *iov, unsigned n,
 
 	if (n > 32)
 		return -EINVAL;
-	uplink_tap_hdr_from_meta(m, &h);
+	vnet_hdr_from_meta(m, &h);
 	v[0].iov_base = &h;
 	v[0].iov_len = sizeof(h);
 	for (unsigned i = 0; i < n; i++) {
@@ -185,7 +139,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		memcpy(&h, tb->raw, sizeof(h));
-		if (uplink_tap_meta_from_hdr(&h, &b->meta)) {
+		if (vnet_meta_from_hdr(&h, &b->meta)) {
 			t->u.stats.rx_errors++;
 			tap_rx_release(&t->u, b);
 			continue;

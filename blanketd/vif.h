@@ -5,7 +5,7 @@
  *
  * vif.c runs the xenbus side (discovery, features, handshake, teardown);
  * vif_ring.c the TX path and the control ring; vif_rx.c the RX path;
- * sw_uplink.c puts the TAP uplink on the switch; vif_stats.c renders.
+ * sw_uplink.c puts the uplink (TAP or kshim-net) on the switch; vif_stats.c renders.
  */
 #ifndef BLANKETD_VIF_H
 #define BLANKETD_VIF_H
@@ -174,6 +174,12 @@ void vif_rx_bounce_all(void);
 /* sw_uplink.c: the uplink as a switch port. */
 int sw_uplink_attach(struct sw *s, struct net_uplink *u);
 void sw_uplink_detach(struct sw *s);
+/* The sender takes back frames an asynchronous uplink still holds (mine()
+ * says which): the uplink's reference is dropped now, so they are
+ * answered and unmapped at once.  The uplink keeps its own hold on the
+ * pages (kshim's registration pins them, and gntdev defers the grant
+ * unmap until it is released), so the device may still read them. */
+void sw_uplink_forget(bool (*mine)(struct sw_buf *b, void *arg), void *arg);
 struct sw_port *sw_uplink_port(void);
 struct net_uplink *sw_uplink(void);
 

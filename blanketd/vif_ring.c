@@ -5,10 +5,12 @@
  * libblanket/netif.c (netback's rules); its granted pages are mapped
  * read-only in one call, and the packet enters the switch as a struct
  * sw_buf pointing at them.  The guest's slots are answered when the last
- * port that took the packet is done with it: the uplink writes it out at
- * once, a guest's RX queue copies it (grant to grant) at the end of the
- * same loop pass, or moves it to dom0 memory if it must wait.  So a TX
- * slot is never held past the pass it was read in.
+ * port that took the packet is done with it: the TAP uplink writes it out
+ * at once, a guest's RX queue copies it (grant to grant) at the end of the
+ * same loop pass, or moves it to dom0 memory if it must wait.  The kshim
+ * uplink is the one holder that keeps it longer: until the L0 NIC has
+ * read the pages (its TX completion, normally within the next pass or
+ * two); a queue closing takes such packets back (sw_uplink_forget).
  *
  * Responses are pushed, and the frontend notified as the ring macros say,
  * once per queue per pass (vif_flush_all).
@@ -71,6 +73,13 @@ static void txp_release(struct sw_buf *b)
 	tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
 	q->tx_inflight--;
 	txp_free(q, t);
+}
+
+/* Is b one of q's packets (for sw_uplink_forget)? */
+static bool txp_of_queue(struct sw_buf *b, void *q)
+{
+	return b->release == txp_release &&
+	       ((struct vif_txp *)((char *)b - offsetof(struct vif_txp, b)))->q == q;
 }
 
 /* Multicast control through the TX ring (netback's xenvif_mcast_add/del). */
@@ -384,6 +393,8 @@ void vif_queue_close(struct vif_queue *q)
 	 * memory (their TX slots are answered while the ring is mapped). */
 	if (q->tx_inflight)
 		vif_rx_bounce_all();
+	if (q->tx_inflight)
+		sw_uplink_forget(txp_of_queue, q);
 	vif_rx_purge(q);
 	if (q->on_list) {
 		for (struct vif_queue **l = &dirty_head; *l; l = &(*l)->dirty_next)

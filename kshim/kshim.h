@@ -35,6 +35,7 @@ struct kshim_desc_state {
 	bool dev_write;
 	bool head;			/* head of an in-flight chain */
 	u16 ndesc;			/* head only: descriptors in the chain */
+	bool recv;			/* head only: device-writable only (a receive buffer) */
 	u64 cookie;			/* head only */
 };
 
@@ -60,6 +61,7 @@ struct kshim_queue {
 	u16 num_free;
 	u16 avail_idx;			/* next avail->idx to publish */
 	u16 last_used;			/* next used->ring entry to collect */
+	u16 recv_inflight;		/* in-flight chains with recv set */
 	bool broken;			/* bogus completion, or stopped: KICK fails with EIO */
 	/* the area shared with userspace; freed only on close (it may still be mapped) */
 	void *area;

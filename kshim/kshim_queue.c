@@ -210,6 +210,7 @@ static void kshim_chain_done(struct kshim_queue *q, u16 head)
 	u16 i = head, last = head, n = q->st[head].ndesc;
 
 	q->st[head].head = false;
+	q->recv_inflight -= q->st[head].recv;
 	while (n--) {
 		struct kshim_desc_state *s = &q->st[i];
 
@@ -376,6 +377,9 @@ static int kshim_add_chain(struct kshim_queue *q, const struct kshim_chain *cp)
 		return ret;
 	}
 	q->st[head].head = true;
+	/* readable descriptors come first: a writable head means no readable one */
+	q->st[head].recv = q->st[head].dev_write;
+	q->recv_inflight += q->st[head].recv;
 	q->st[head].ndesc = used;
 	q->st[head].cookie = cookie;
 	q->free_head = cur;
@@ -392,13 +396,17 @@ static int kshim_add_chain(struct kshim_queue *q, const struct kshim_chain *cp)
  * dom0, syscalls through Xen); waking once per half-queue lets each KICK
  * collect and submit several requests, while a lone request (n = 1) is still
  * answered at once and nothing can wait for a completion that will not
- * come (the threshold never exceeds what is in flight).
+ * come (the threshold never exceeds what is in flight).  Not while a receive
+ * buffer (a chain the device only writes, e.g. virtio-net's RX) is in flight:
+ * it completes only when something arrives from outside, perhaps never, so
+ * half of the queue could wait forever; then every completion interrupts (the
+ * eventfd coalesces those that arrive before the daemon reads it).
  */
 static void kshim_arm(struct kshim_queue *q)
 {
 	u16 inflight = q->avail_idx - q->last_used, k;
 
-	if (!kshim_event_idx(q) || inflight < 2)
+	if (!kshim_event_idx(q) || inflight < 2 || q->recv_inflight)
 		return;		/* kshim_reap() asked for the next completion */
 	k = (inflight + 1) / 2 - 1;
 	WRITE_ONCE(*kshim_used_event(q), cpu_to_le16(q->last_used + k));

@@ -144,20 +144,29 @@ static int add_kshim(struct parse_ctx *p, const char *name, const char *v)
 	return 1;
 }
 
-/* uplink = tap:IFNAME | none. */
+/* uplink = tap:IFNAME | kshim:NAME | none.  NAME must be in [kshim], which
+ * may come later in the file: checked once it is all read. */
 static int parse_uplink(struct parse_ctx *p, const char *v)
 {
 	struct bl_config *c = p->c;
-	const char *name = v + 4;
+	size_t vl = strlen(v);
+	const char *name = !strncmp(v, "kshim:", 6) ? v + 6 : v + (vl < 4 ? vl : 4);
 	size_t n = strlen(name);
 
-	if (!strcmp(v, "none")) {
-		c->vif.tap[0] = '\0';
+	c->vif.tap[0] = '\0';
+	c->vif.kshim[0] = '\0';
+	if (!strcmp(v, "none"))
+		return 1;
+	if (!strncmp(v, "kshim:", 6)) {
+		if (n == 0 || n >= sizeof(c->vif.kshim) || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n)
+			return fail(p, "uplink: '%s': kshim:NAME names a device of [kshim] (1-31 letters, digits, '-' or '_')%s", v, "");
+		snprintf(c->vif.kshim, sizeof(c->vif.kshim), "%s", name);
 		return 1;
 	}
 	if (strncmp(v, "tap:", 4) || n == 0 || n >= sizeof(c->vif.tap) ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
-		return fail(p, "uplink: '%s' is not none or tap:IFNAME (1-15 letters, digits, '_', '.', '-')%s", v, "");
+		return fail(p, "uplink: '%s' is not none, tap:IFNAME (1-15 letters, digits, '_', '.', '-') or kshim:NAME%s", v, "");
 	snprintf(c->vif.tap, sizeof(c->vif.tap), "%s", name);
 	return 1;
 }
@@ -269,6 +278,13 @@ static int finish(struct parse_ctx *p, int rc, const char *name)
 {
 	char msg[256];
 
+	if (rc == 0 && p->c->vif.kshim[0] && !bl_config_kshim_pci(p->c, p->c->vif.kshim)) {
+		snprintf(p->err, p->errlen, "%s: [vif] uplink = kshim:%s: no device '%s' in [kshim] "
+			 "(add %s = <PCI address of the L0 virtio-net>)", name, p->c->vif.kshim,
+			 p->c->vif.kshim, p->c->vif.kshim);
+		bl_config_free(p->c);
+		return -1;
+	}
 	if (rc == 0)
 		return 0;
 	if (rc == -1) {

@@ -34,14 +34,16 @@ struct bl_config {
 	/* [vif]: the network backend and its switch. */
 	struct {
 		char tap[16];                   /* uplink = tap:IFNAME; "" for none */
+		char kshim[BL_KSHIM_NAME_MAX];  /* uplink = kshim:NAME (a [kshim] virtio-net); "" */
 		unsigned max_queues;            /* 0: dom0's online CPUs */
 		bool allow_mac_spoof;           /* guests may send from any MAC */
 		unsigned fdb_ageing;            /* seconds a learned MAC lives */
 		unsigned fdb_max;               /* MAC table entries */
 		unsigned rx_backlog;            /* packets waiting per RX queue */
 	} vif;
-	/* [kshim]: L0 virtio-blk devices served through the kshim module,
-	 * named for the xl disk line (target=kshim:NAME). */
+	/* [kshim]: L0 virtio devices driven through the kshim module: a
+	 * virtio-blk named by an xl disk line (target=kshim:NAME), a
+	 * virtio-net by [vif] uplink = kshim:NAME. */
 	struct {
 		char name[BL_KSHIM_NAME_MAX];
 		char pci[16];                   /* normalised: 0000:00:05.0 */

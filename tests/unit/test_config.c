@@ -58,6 +58,19 @@ static void test_vif(void **state)
 					 sizeof(err)), 0);
 	assert_string_equal(c.vif.tap, "");
 	bl_config_free(&c);
+	/* kshim:NAME names a [kshim] device, which may come after [vif]. */
+	assert_int_equal(bl_config_parse(&c, "[vif]\nuplink = kshim:nic0\n[kshim]\nnic0 = 00:06.0\n",
+					 err, sizeof(err)), 0);
+	assert_string_equal(c.vif.kshim, "nic0");
+	assert_string_equal(c.vif.tap, "");
+	assert_string_equal(bl_config_kshim_pci(&c, c.vif.kshim), "0000:00:06.0");
+	bl_config_free(&c);
+	/* The last uplink line wins, of either kind. */
+	assert_int_equal(bl_config_parse(&c, "[kshim]\nnic0 = 00:06.0\n[vif]\nuplink = kshim:nic0\n"
+					 "uplink = tap:t0\n", err, sizeof(err)), 0);
+	assert_string_equal(c.vif.kshim, "");
+	assert_string_equal(c.vif.tap, "t0");
+	bl_config_free(&c);
 }
 
 static void test_full(void **state)
@@ -132,6 +145,11 @@ static void test_errors(void **state)
 	expect_error("[vif]\nuplink = tap:\n", ":2:", "tap:IFNAME");
 	expect_error("[vif]\nuplink = tap:0123456789abcdef\n", ":2:", "tap:IFNAME");
 	expect_error("[vif]\nuplink = tap:a/b\n", ":2:", "tap:IFNAME");
+	expect_error("[vif]\nuplink = kshim:\n", ":2:", "kshim:NAME");
+	expect_error("[vif]\nuplink = kshim:a/b\n", ":2:", "kshim:NAME");
+	expect_error("[vif]\nuplink = kshim:nic9\n[kshim]\nnic0 = 00:06.0\n", "<string>",
+		     "no device 'nic9' in [kshim]");
+	expect_error("[vif]\nuplink = ta\n", ":2:", "tap:IFNAME");
 	expect_error("[vif]\nmax-queues = 65\n", ":2:", "max-queues");
 	expect_error("[vif]\nallow-mac-spoof = perhaps\n", ":2:", "yes or no");
 	expect_error("[vif]\nfdb-ageing = 0\n", ":2:", "fdb-ageing");
