@@ -100,8 +100,9 @@ chmod +x "$ir/init"
 
 # --- run -----------------------------------------------------------------------------------------
 rm -f "$out/disk.img" && truncate -s 16M "$out/disk.img"
-# Share the 2 cores politely: one QEMU at a time on this machine.
-while pgrep -x qemu-system-x86_64 >/dev/null; do sleep 5; done
+# Share the 2 cores politely: one QEMU at a time on this machine (the lock tests/e2e/run.sh takes).
+exec 9>"${TMPDIR:-/tmp}/blanket-e2e.lock"
+flock -n 9 || { echo "kshim-test: waiting for another QEMU run to finish"; flock 9; }
 qstart=$(date +%s)
 timeout 300 qemu-system-x86_64 -M pc -accel tcg -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16 \
     -m 512 -smp 1 -nographic -no-reboot -net none \
