@@ -33,6 +33,7 @@ struct vbd_queue_stats {
 	uint64_t transient_maps;      /* grant map calls outside the persistent cache */
 	uint64_t events;              /* frontend notifications received */
 	uint64_t notifies;            /* notifications sent to the frontend */
+	uint64_t merged;              /* requests that rode on a neighbour's uplink operation */
 };
 
 /*
@@ -67,6 +68,7 @@ struct vbd_ring {
 	struct vbd_io *io;            /* [size]: runtime side of each slot */
 	unsigned *free_slot, nr_free;
 	struct pgrant_cache pg;
+	struct vbd_io *pending;       /* read/write being merged with the ones after it */
 	bool dirty;                   /* responses not yet pushed */
 	bool dead;                    /* the frontend broke the protocol */
 	struct vbd_ring *dirty_next;

@@ -4,7 +4,9 @@
  * Per pass over the ring every new request is copied out once and validated
  * (libblanket/blkif.c), its grants are resolved (persistent cache first, one
  * batched map call for the rest), and it is queued to the uplink as one
- * operation.  Nothing here makes a syscall per request in the steady state:
+ * operation; reads or writes that continue one another on the disk share
+ * one operation (blkfront cuts large I/O into 128 KiB requests, and each
+ * uplink operation costs the kernel or the device as much as a request).  Nothing here makes a syscall per request in the steady state:
  * the I/O goes out in one io_uring_submit per loop pass and responses are
  * pushed, with at most one notification per ring, in the same place.
  */
@@ -29,6 +31,8 @@ struct vbd_io {
 	void *tmap;             /* transient mapping of grants not in the cache */
 	uint32_t tmap_count;
 	uint16_t nr_pg;
+	struct vbd_io *merged;  /* requests whose data rides on this one's operation */
+	uint64_t merge_end;     /* sector after the last one of this operation */
 	struct pgrant *pg[BLK_MAX_INDIRECT_SEGMENTS];
 	struct iovec iov[BLK_MAX_INDIRECT_SEGMENTS];
 };
@@ -180,6 +184,31 @@ static void io_done(struct uplink_io *u, int res)
 	struct blk_req *req = io_req(io);
 	bool data = u->op == UPLINK_READ || u->op == UPLINK_WRITE;
 
+	/* A merged operation answers its requests in the order they came:
+	 * those its result covers whole succeed, the others fail (a short
+	 * transfer ends inside one of them). */
+	if (io->merged) {
+		uint64_t done = res > 0 ? (uint64_t)res : 0, at = 0;
+
+		if (res < 0 || done != u->len)
+			log_debug("vbd %u/%u: merged %s at %llu: %s", io->ring->vbd->domid,
+				  io->ring->vbd->devid, u->op == UPLINK_READ ? "read" : "write",
+				  (unsigned long long)u->offset, res < 0 ? strerror(-res) : "short");
+		for (struct vbd_io *m = io, *next; m; m = next) {
+			uint64_t len = io_req(m)->nr_sectors << BLK_SECTOR_SHIFT;
+			bool ok = at + len <= done;
+
+			next = m->merged;
+			m->merged = NULL;
+			at += len;
+			if (ok && u->op == UPLINK_READ)
+				io->ring->stats.bytes_read += len;
+			else if (ok)
+				io->ring->stats.bytes_written += len;
+			finish(m, ok ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR);
+		}
+		return;
+	}
 	if (res < 0 || (data && (uint64_t)res != u->len)) {
 		if (res < 0)
 			log_debug("vbd %u/%u: %s at %llu failed: %s", io->ring->vbd->domid,
@@ -216,6 +245,62 @@ static void submit(struct vbd_io *io, enum uplink_op op, bool ordered)
 		finish(io, BLKIF_RSP_ERROR);
 }
 
+/* Submit the read or write being merged, if any. */
+static void submit_pending(struct vbd_ring *r)
+{
+	struct vbd_io *io = r->pending;
+
+	if (!io)
+		return;
+	r->pending = NULL;
+	if (uplink_submit(r->vbd->up, &io->uio))
+		io->uio.done(&io->uio, -EIO);
+}
+
+/*
+ * Queue a mapped read or write.  It joins the pending operation when it
+ * continues it on the disk in the same direction and the iovecs still fit
+ * (256, i.e. 1 MiB of pages); otherwise the pending one goes out and this
+ * one waits for followers.  The ring pass submits what is left.
+ */
+static void queue_rw(struct vbd_ring *r, struct vbd_io *io, enum uplink_op op)
+{
+	struct vbd_io *p = r->pending, **tail;
+	struct blk_req *req = io_req(io);
+	struct uplink_io *pu;
+
+	if (p && p->uio.op == op && p->merge_end == req->sector_number &&
+	    p->uio.iovcnt + io->uio.iovcnt <= BLK_MAX_INDIRECT_SEGMENTS) {
+		pu = &p->uio;
+		for (unsigned i = 0; i < io->uio.iovcnt; i++) {
+			const struct iovec *v = &io->uio.iov[i];
+			struct iovec *last = &p->iov[pu->iovcnt - 1];
+
+			if ((char *)last->iov_base + last->iov_len == v->iov_base)
+				last->iov_len += v->iov_len;
+			else
+				p->iov[pu->iovcnt++] = *v;
+		}
+		pu->len += req->nr_sectors << BLK_SECTOR_SHIFT;
+		p->merge_end += req->nr_sectors;
+		for (tail = &p->merged; *tail; tail = &(*tail)->merged)
+			;
+		*tail = io;
+		io->merged = NULL;
+		r->stats.merged++;
+		return;
+	}
+	submit_pending(r);
+	io->uio.op = op;
+	io->uio.ordered = false;
+	io->uio.offset = req->sector_number << BLK_SECTOR_SHIFT;
+	io->uio.len = req->nr_sectors << BLK_SECTOR_SHIFT;
+	io->uio.done = io_done;
+	io->merged = NULL;
+	io->merge_end = req->sector_number + req->nr_sectors;
+	r->pending = io;
+}
+
 static enum vbd_stat_op stat_op(uint8_t op)
 {
 	switch (op) {
@@ -239,6 +324,11 @@ static void start_request(struct vbd_ring *r, unsigned slot, RING_IDX idx)
 	r->st->nr_inflight++;
 	io->step = 0;
 	v = blkif_copy_request(r->proto, r->sring, r->size, idx, &r->vbd->lim, req);
+	/* Everything but a plain read or write goes out after the pending one
+	 * (a barrier must see it submitted). */
+	if ((v != BLK_OK && v != BLK_NEED_INDIRECT) ||
+	    (req->op != BLKIF_OP_READ && req->op != BLKIF_OP_WRITE))
+		submit_pending(r);
 	r->stats.reqs[stat_op(req->op)]++;
 	if (req->operation == BLKIF_OP_INDIRECT)
 		r->stats.reqs[VBD_OP_INDIRECT]++;
@@ -255,8 +345,8 @@ static void start_request(struct vbd_ring *r, unsigned slot, RING_IDX idx)
 			finish(io, BLKIF_RSP_ERROR);
 			return;
 		}
-		submit(io, req->op == BLKIF_OP_READ ? UPLINK_READ : UPLINK_WRITE, false);
-		break;
+		queue_rw(r, io, req->op == BLKIF_OP_READ ? UPLINK_READ : UPLINK_WRITE);
+		return;
 	case BLKIF_OP_WRITE_BARRIER:
 	case BLKIF_OP_FLUSH_DISKCACHE:
 		if (req->nr_segments && map_data(io, req)) {
@@ -300,12 +390,14 @@ void vbd_ring_kick(struct vbd_ring *r)
 		while (st->req_cons != rp) {
 			/* Cannot happen after the check above; never spin if it does. */
 			if (!r->nr_free) {
+				submit_pending(r);
 				r->dead = true;
 				vbd_fatal(r->vbd, "more requests than ring slots");
 				return;
 			}
 			start_request(r, r->free_slot[--r->nr_free], st->req_cons++);
 		}
+		submit_pending(r);
 		/*
 		 * While requests are in flight their completions wake us anyway,
 		 * and vbd_ring_flush_all() looks at the ring then: leave

@@ -45,9 +45,9 @@ static void render_queue_json(FILE *f, const struct vbd_ring *r)
 	fprintf(f, "},\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64 ",\"errors\":%" PRIu64
 		",\"persistent_grants\":%u,\"persistent_grant_hits\":%" PRIu64
 		",\"persistent_grant_misses\":%" PRIu64 ",\"transient_maps\":%" PRIu64
-		",\"events\":%" PRIu64 ",\"notifies\":%" PRIu64 "}",
+		",\"events\":%" PRIu64 ",\"notifies\":%" PRIu64 ",\"merged\":%" PRIu64 "}",
 		s->bytes_read, s->bytes_written, s->errors, r->pg.count, r->pg.hits, r->pg.misses,
-		s->transient_maps, s->events, s->notifies);
+		s->transient_maps, s->events, s->notifies, s->merged);
 }
 
 static void render_json(FILE *f, bool list_only)
@@ -136,8 +136,9 @@ static void render_text(FILE *f, bool list_only)
 				"  transient maps %" PRIu64 "\n", r->pg.count, r->pg.max, r->pg.hits,
 				r->pg.misses, s->transient_maps);
 			/* Requests per event and per notification: how well passes batch. */
-			fprintf(f, "    events in %" PRIu64 "  notifications out %" PRIu64 "\n",
-				s->events, s->notifies);
+			fprintf(f, "    events in %" PRIu64 "  notifications out %" PRIu64
+				"  merged into a neighbour's operation %" PRIu64 "\n",
+				s->events, s->notifies, s->merged);
 		}
 	}
 	if (!list_only) {

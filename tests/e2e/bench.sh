@@ -47,11 +47,12 @@ for r in $(seq 1 "$rounds"); do
             fi
             sed -n "s/.*BENCH \([a-z0-9]*\) \([0-9.]*\) \([0-9.]*\).*/$b $r \1 \2 \3 $k/p" \
                 "$out/round$r-$b-$k.out" >>"$results"
-            # CPU per request: "cpu backend round job dom0-s guest-s requests backing"
+            # CPU per request: "cpu backend round job dom0-s guest-s requests backing guest-irqs"
             awk -v b="$b" -v r="$r" -v k="$k" '
                 /E2E-CPU / { for (i = 1; i <= NF; i++) if ($i == "E2E-CPU") { d[$(i + 1)] = $(i + 2); g[$(i + 1)] = $(i + 3) } }
                 /BENCH [a-z0-9]+ / { for (i = 1; i <= NF; i++) if ($i == "BENCH") n[$(i + 1)] = $(i + 4) }
-                END { for (j in n) if (j in d) print "cpu", b, r, j, d[j], g[j], n[j], k }' \
+                /BENCH-IRQ / { for (i = 1; i <= NF; i++) if ($i == "BENCH-IRQ") q[$(i + 1)] = $(i + 2) }
+                END { for (j in n) if (j in d) print "cpu", b, r, j, d[j], g[j], n[j], k, q[j] + 0 }' \
                 "$out/round$r-$b-$k.out" >>"$results"
             # blanketd's uplink of xvda: "uplink KIND: ops N errors N copies N (X per request)"
             sed -n "s/.*uplink \([a-z]*\): ops \([0-9]*\) .* copies \([0-9]*\) (\([0-9.]*\) per request).*/copies $b $r \1 \2 \3 \4 $k/p" \
@@ -80,7 +81,7 @@ for k in $backings; do
     $1 == "copies" { if ($8 == k) { ops[$4] += $5; copies[$4] += $6 }; next }
     # CPU microseconds per request, dom0 and guest (medians over rounds)
     $1 == "cpu" { if ($8 == k && $7 > 0) { key = $2 SUBSEP $4; cd[key, ++cn[key]] = 1e6 * $5 / $7
-                  cg[key, cn[key]] = 1e6 * $6 / $7 }; next }
+                  cg[key, cn[key]] = 1e6 * $6 / $7; ci[key, cn[key]] = $9 / $7 }; next }
     $6 == k { for (m = 4; m <= 5; m++) { key = $1 SUBSEP $3 SUBSEP m; v[key, ++n[key]] = $m } }
     END {
         printf "%-12s %10s %10s %10s %10s %7s\n", "job", "blanketd", "blkback", "blanketd", "blkback", "ratio"
@@ -93,18 +94,22 @@ for k in $backings; do
             ratio = (ai > 0 && bi > 0) ? sprintf("%.2f", ai / bi) : "n/a"
             printf "%-12s %10s %10s %10s %10s %7s\n", j, show(ai), show(bi), show(am), show(bm), ratio
         }
-        printf "%-12s %17s %17s %7s   (CPU us per request: dom0 + guest)\n", "", "blanketd", "blkback", "dom0"
+        printf "%-12s %17s %17s %7s %13s   (CPU us per request: dom0 + guest;\n", "", "blanketd", "blkback",
+            "dom0", "guest irqs"
+        printf "%-12s %17s %17s %7s %13s    guest interrupts per request)\n", "", "", "", "ratio", "bd / bb"
         for (i = 1; i <= 4; i++) {
             j = jobs[i]
             for (b = 1; b <= 2; b++) {
                 be = b == 1 ? "blanketd" : "blkback"; key = be SUBSEP j
-                for (m = 1; m <= cn[key]; m++) { v["d" be, m] = cd[key, m]; v["g" be, m] = cg[key, m] }
-                n["d" be] = n["g" be] = cn[key]
-                dd[b] = median("d" be); gg[b] = median("g" be)
+                for (m = 1; m <= cn[key]; m++) {
+                    v["d" be, m] = cd[key, m]; v["g" be, m] = cg[key, m]; v["i" be, m] = ci[key, m]
+                }
+                n["d" be] = n["g" be] = n["i" be] = cn[key]
+                dd[b] = median("d" be); gg[b] = median("g" be); ii[b] = median("i" be)
             }
             if (dd[1] < 0 || dd[2] < 0) continue
-            printf "%-12s %8.0f+%-8.0f %8.0f+%-8.0f %7.2f\n", j, dd[1], gg[1], dd[2], gg[2],
-                (dd[2] > 0 ? dd[1] / dd[2] : 0)
+            printf "%-12s %8.0f+%-8.0f %8.0f+%-8.0f %7.2f %6.2f/%-6.2f\n", j, dd[1], gg[1], dd[2], gg[2],
+                (dd[2] > 0 ? dd[1] / dd[2] : 0), ii[1], ii[2]
         }
         for (u in ops)
             printf "blanketd uplink %s: %d requests, %d copies (%.2f per request)\n", u, ops[u], copies[u],

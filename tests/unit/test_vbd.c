@@ -1357,6 +1357,104 @@ static void test_backing_io_error(void **state)
 	assert_int_equal(do_rw(&f, 0, BLKIF_OP_READ, 0, &s, 1), BLKIF_RSP_OKAY);
 }
 
+/*
+ * Reads or writes that continue one another on the disk and arrive in one
+ * pass go out as one uplink operation; each is still answered, in order,
+ * with its own id.  A flush in between ends the merge (it must see the
+ * writes before it submitted), and a short transfer fails only the
+ * requests it does not cover.
+ */
+static void test_merge_neighbours(void **state)
+{
+	struct blkif_request_segment s[2];
+	uint64_t ids[6];
+	unsigned p[8];
+	uint8_t buf[8 * 4096];
+	struct vbd_ring *r;
+	uint64_t ops0;
+	struct fe f;
+
+	(void)state;
+	fe_init(&f, DEVID);
+	connect_device(&f, T.img, "w");
+	r = be_ring(DEVID, 0);
+	ops0 = r->vbd->up->stats.ops;
+	for (int i = 0; i < 8; i++) {
+		p[i] = data_page(true);
+		fill(gp(p[i]), 4096, 700 + i);
+	}
+	/* Four 8 KiB writes back to back, then one elsewhere. */
+	for (int i = 0; i < 4; i++) {
+		s[0] = seg_of(p[2 * i], 0, 7);
+		s[1] = seg_of(p[2 * i + 1], 0, 7);
+		ids[i] = put_rw(&f, 0, BLKIF_OP_WRITE, 1024 + 16 * (uint64_t)i, s, 2);
+	}
+	s[0] = seg_of(p[0], 0, 7);
+	ids[4] = put_rw(&f, 0, BLKIF_OP_WRITE, 4096, s, 1);
+	fe_push(&f, 0);
+	fe_wait(&f, 0, 5);
+	for (int i = 0; i < 5; i++) {
+		struct rsp x = fe_pop(&f, 0);
+
+		assert_int_equal(x.id, ids[i]);
+		assert_int_equal(x.status, BLKIF_RSP_OKAY);
+	}
+	/* Two uplink operations carried the five writes. */
+	assert_int_equal(r->stats.merged, 3);
+	assert_int_equal(r->vbd->up->stats.ops - ops0, 2);
+	file_read(1024 * 512, buf, sizeof(buf));
+	for (int i = 0; i < 8; i++)
+		assert_memory_equal(buf + 4096 * i, gp(p[i]), 4096);
+	file_read(4096 * 512, buf, 4096);
+	assert_memory_equal(buf, gp(p[0]), 4096);
+
+	/* Read them back merged, into fresh pages. */
+	for (int i = 0; i < 4; i++) {
+		unsigned q = data_page(true);
+
+		memset(gp(q), 0, 4096);
+		s[0] = seg_of(q, 0, 7);
+		ids[i] = put_rw(&f, 0, BLKIF_OP_READ, 1024 + 8 * (uint64_t)i, s, 1);
+		p[i] = q;
+	}
+	fe_push(&f, 0);
+	fe_wait(&f, 0, 4);
+	for (int i = 0; i < 4; i++) {
+		struct rsp x = fe_pop(&f, 0);
+
+		assert_int_equal(x.id, ids[i]);
+		assert_int_equal(x.status, BLKIF_RSP_OKAY);
+	}
+	file_read(1024 * 512, buf, 4 * 4096);
+	for (int i = 0; i < 4; i++)
+		assert_memory_equal(gp(p[i]), buf + 4096 * i, 4096);
+	assert_int_equal(r->stats.merged, 6);
+
+	/* write, flush, write: nothing merges across the flush. */
+	s[0] = seg_of(p[0], 0, 7);
+	ids[0] = put_rw(&f, 0, BLKIF_OP_WRITE, 2048, s, 1);
+	ids[1] = put_rw(&f, 0, BLKIF_OP_FLUSH_DISKCACHE, 0, NULL, 0);
+	ids[2] = put_rw(&f, 0, BLKIF_OP_WRITE, 2056, s, 1);
+	fe_push(&f, 0);
+	fe_wait(&f, 0, 3);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(fe_pop(&f, 0).status, BLKIF_RSP_OKAY);
+	assert_int_equal(r->stats.merged, 6);
+
+	/* A merged read running into the end of a shrunk backing file: the
+	 * request before the end succeeds, the one past it fails. */
+	assert_int_equal(ftruncate(T.img_fd, IMG_BYTES / 2), 0);
+	s[0] = seg_of(p[0], 0, 7);
+	ids[0] = put_rw(&f, 0, BLKIF_OP_READ, IMG_SECTORS / 2 - 8, s, 1);
+	s[0] = seg_of(p[1], 0, 7);
+	ids[1] = put_rw(&f, 0, BLKIF_OP_READ, IMG_SECTORS / 2, s, 1);
+	fe_push(&f, 0);
+	fe_wait(&f, 0, 2);
+	assert_int_equal(fe_pop(&f, 0).status, BLKIF_RSP_OKAY);
+	assert_int_equal(fe_pop(&f, 0).status, BLKIF_RSP_ERROR);
+	assert_int_equal(r->stats.merged, 7);
+}
+
 /* What blanketctl shows: the device, its counters, valid-looking JSON. */
 static void test_stats_render(void **state)
 {
@@ -2132,6 +2230,7 @@ int main(void)
 		TC(test_persistent_purge, "max-persistent-grants = 4\n"),
 		T_(test_discard_disabled),
 		T_(test_backing_io_error),
+		T_(test_merge_neighbours),
 		T_(test_stats_render),
 		T_(test_malformed_requests),
 		T_(test_malformed_requests_persistent),
