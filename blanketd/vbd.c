@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xs_util.h"
 #include "vbd.h"
 
 static struct ev_loop *loop;
@@ -27,91 +28,15 @@ static char be_root[64];
 static unsigned max_queues;
 static ev_timer purge_timer;
 
-/* --- xenstore helpers ---------------------------------------------------- */
-
-static char *xs_readf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xs_readf(const char *fmt, ...)
-{
-	char path[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	return bl_xs_read(xen, 0, path);
-}
-
-/* Read an unsigned node; def when absent, -1 in *ok when malformed. */
-static unsigned long xs_read_ulong(const char *dir, const char *node, unsigned long def, bool *ok)
-{
-	char *s = xs_readf("%s/%s", dir, node), *end;
-	unsigned long v = def;
-
-	if (s) {
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || end == s || *end)
-			*ok = false;
-		free(s);
-	}
-	return v;
-}
-
-struct kv {
-	const char *key;
-	char val[32];
-};
-
-/* Write nodes under dir (and optionally the state) in one transaction,
- * only while dir still exists: after the toolstack removed it, a write
- * would leave an orphan node behind. */
-static bool xs_publish(const char *dir, const struct kv *kv, unsigned n)
-{
-	char path[256], *exists;
-
-	for (int tries = 0; tries < 16; tries++) {
-		bl_xs_txn t = bl_xs_begin(xen);
-		bool ok = true;
-
-		if (!t)
-			return false;
-		snprintf(path, sizeof(path), "%s/state", dir);
-		exists = bl_xs_read(xen, t, path);
-		if (!exists) {
-			bl_xs_end(xen, t, true);
-			return false;
-		}
-		free(exists);
-		for (unsigned i = 0; i < n && ok; i++) {
-			snprintf(path, sizeof(path), "%s/%s", dir, kv[i].key);
-			ok = bl_xs_write(xen, t, path, kv[i].val);
-		}
-		if (!ok) {
-			bl_xs_end(xen, t, true);
-			return false;
-		}
-		if (bl_xs_end(xen, t, false))
-			return true;
-		if (errno != EAGAIN)
-			return false;
-	}
-	return false;
-}
-
-static void kv_set(struct kv *kv, unsigned *n, const char *key, unsigned long long v)
-{
-	kv[*n].key = key;
-	snprintf(kv[*n].val, sizeof(kv[*n].val), "%llu", v);
-	(*n)++;
-}
+/* --- xenstore ------------------------------------------------------------- */
 
 static void publish_state(struct vbd *v, enum xenbus_state s)
 {
-	struct kv kv[1];
+	struct xs_kv kv[1];
 	unsigned n = 0;
 
-	kv_set(kv, &n, "state", s);
-	if (xs_publish(v->be_path, kv, n) || s == XenbusStateClosed) {
+	xs_kv_set(kv, &n, "state", s);
+	if (xs_publish(xen, v->be_path, kv, n) || s == XenbusStateClosed) {
 		log_info("vbd %u/%u: %s -> %s", v->domid, v->devid, xb_state_name(v->state),
 			 xb_state_name(s));
 		v->state = s;
@@ -154,27 +79,27 @@ static unsigned limits_info(const struct vbd *v)
 static void advertise(struct vbd *v)
 {
 	const struct bl_config *c = cfg;
-	struct kv kv[16];
+	struct xs_kv kv[16];
 	unsigned n = 0;
 
-	kv_set(kv, &n, "feature-flush-cache", 1);
-	kv_set(kv, &n, "feature-barrier", 1);
-	kv_set(kv, &n, "feature-persistent", c->vbd.persistent_grants);
-	kv_set(kv, &n, "feature-max-indirect-segments", c->vbd.max_indirect_segments);
-	kv_set(kv, &n, "max-ring-page-order", c->vbd.max_ring_page_order);
-	kv_set(kv, &n, "multi-queue-max-queues", max_queues);
-	kv_set(kv, &n, "feature-discard", v->lim.discard);
+	xs_kv_set(kv, &n, "feature-flush-cache", 1);
+	xs_kv_set(kv, &n, "feature-barrier", 1);
+	xs_kv_set(kv, &n, "feature-persistent", c->vbd.persistent_grants);
+	xs_kv_set(kv, &n, "feature-max-indirect-segments", c->vbd.max_indirect_segments);
+	xs_kv_set(kv, &n, "max-ring-page-order", c->vbd.max_ring_page_order);
+	xs_kv_set(kv, &n, "multi-queue-max-queues", max_queues);
+	xs_kv_set(kv, &n, "feature-discard", v->lim.discard);
 	if (v->lim.discard) {
-		kv_set(kv, &n, "discard-granularity", v->up->physical_sector_size);
-		kv_set(kv, &n, "discard-alignment", 0);
-		kv_set(kv, &n, "discard-secure", 0);
+		xs_kv_set(kv, &n, "discard-granularity", v->up->physical_sector_size);
+		xs_kv_set(kv, &n, "discard-alignment", 0);
+		xs_kv_set(kv, &n, "discard-secure", 0);
 	}
-	kv_set(kv, &n, "sectors", v->lim.sectors);
-	kv_set(kv, &n, "info", limits_info(v));
-	kv_set(kv, &n, "sector-size", 512);
-	kv_set(kv, &n, "physical-sector-size", v->up->physical_sector_size);
-	kv_set(kv, &n, "state", XenbusStateInitWait);
-	if (xs_publish(v->be_path, kv, n)) {
+	xs_kv_set(kv, &n, "sectors", v->lim.sectors);
+	xs_kv_set(kv, &n, "info", limits_info(v));
+	xs_kv_set(kv, &n, "sector-size", 512);
+	xs_kv_set(kv, &n, "physical-sector-size", v->up->physical_sector_size);
+	xs_kv_set(kv, &n, "state", XenbusStateInitWait);
+	if (xs_publish(xen, v->be_path, kv, n)) {
 		log_info("vbd %u/%u: %s -> InitWait", v->domid, v->devid, xb_state_name(v->state));
 		v->state = XenbusStateInitWait;
 	}
@@ -182,15 +107,15 @@ static void advertise(struct vbd *v)
 
 static int open_backing(struct vbd *v)
 {
-	char *mode = xs_readf("%s/mode", v->be_path);
-	char *discard = xs_readf("%s/discard-enable", v->be_path);
+	char *mode = xs_readf(xen, "%s/mode", v->be_path);
+	char *discard = xs_readf(xen, "%s/discard-enable", v->be_path);
 	char resolved[PATH_MAX], err[256];
 	/* xl's no-discard writes discard-enable=0; blkback then offers none. */
 	bool discard_enabled = !discard || strcmp(discard, "0");
 
 	free(discard);
-	v->params = xs_readf("%s/params", v->be_path);
-	char *type = xs_readf("%s/device-type", v->be_path);
+	v->params = xs_readf(xen, "%s/params", v->be_path);
+	char *type = xs_readf(xen, "%s/device-type", v->be_path);
 
 	v->readonly = !mode || !strchr(mode, 'w');
 	v->cdrom = type && !strcmp(type, "cdrom");
@@ -264,7 +189,7 @@ static void resume(struct vbd *v)
 
 static bool is_online(uint32_t domid, uint32_t devid)
 {
-	char *online = xs_readf("%s/%u/%u/online", be_root, domid, devid);
+	char *online = xs_readf(xen, "%s/%u/%u/online", be_root, domid, devid);
 	bool on = online && !strcmp(online, "1");
 
 	free(online);
@@ -288,12 +213,12 @@ static void probe(uint32_t domid, uint32_t devid)
 		 * dropped): nothing to serve.  A toolstack waiting for the ack
 		 * of a removal that began before we started gets it. */
 		if (st == XenbusStateClosing) {
-			struct kv kv[1];
+			struct xs_kv kv[1];
 			unsigned n = 0;
 
 			snprintf(path, sizeof(path), "%s/%u/%u", be_root, domid, devid);
-			kv_set(kv, &n, "state", XenbusStateClosed);
-			xs_publish(path, kv, n);
+			xs_kv_set(kv, &n, "state", XenbusStateClosed);
+			xs_publish(xen, path, kv, n);
 		}
 		return;
 	}
@@ -305,8 +230,8 @@ static void probe(uint32_t domid, uint32_t devid)
 	v->state = st;
 	snprintf(v->be_path, sizeof(v->be_path), "%s/%u/%u", be_root, domid, devid);
 	snprintf(v->token, sizeof(v->token), "fe:%u:%u", domid, devid);
-	v->fe_path = xs_readf("%s/frontend", v->be_path);
-	fe_id = xs_readf("%s/frontend-id", v->be_path);
+	v->fe_path = xs_readf(xen, "%s/frontend", v->be_path);
+	fe_id = xs_readf(xen, "%s/frontend-id", v->be_path);
 	v->fe_domid = fe_id ? (uint32_t)strtoul(fe_id, NULL, 10) : domid;
 	free(fe_id);
 	v->next = vbds;
@@ -368,7 +293,7 @@ static void destroy(struct vbd *v)
 
 static int connect_rings(struct vbd *v)
 {
-	char *proto_s = xs_readf("%s/protocol", v->fe_path), dir[256], node[32];
+	char *proto_s = xs_readf(xen, "%s/protocol", v->fe_path), dir[256], node[32];
 	int proto = blkif_proto_parse(proto_s);
 	bool ok = true;
 	unsigned long nq, order;
@@ -379,9 +304,9 @@ static int connect_rings(struct vbd *v)
 		return -1;
 	}
 	v->persistent = cfg->vbd.persistent_grants &&
-			xs_read_ulong(v->fe_path, "feature-persistent", 0, &ok) == 1;
-	nq = xs_read_ulong(v->fe_path, "multi-queue-num-queues", 1, &ok);
-	order = xs_read_ulong(v->fe_path, "ring-page-order", 0, &ok);
+			xs_read_ulong(xen, v->fe_path, "feature-persistent", 0, &ok) == 1;
+	nq = xs_read_ulong(xen, v->fe_path, "multi-queue-num-queues", 1, &ok);
+	order = xs_read_ulong(xen, v->fe_path, "ring-page-order", 0, &ok);
 	if (!ok || nq == 0 || nq > max_queues || order > cfg->vbd.max_ring_page_order) {
 		fail(v, "frontend asked for %lu queues of order %lu (at most %u of order %u)", nq,
 		     order, max_queues, cfg->vbd.max_ring_page_order);
@@ -404,9 +329,9 @@ static int connect_rings(struct vbd *v)
 				snprintf(node, sizeof(node), "ring-ref");
 			else
 				snprintf(node, sizeof(node), "ring-ref%u", i);
-			refs[i] = (grant_ref_t)xs_read_ulong(dir, node, ULONG_MAX, &ok);
+			refs[i] = (grant_ref_t)xs_read_ulong(xen, dir, node, ULONG_MAX, &ok);
 		}
-		port = xs_read_ulong(dir, "event-channel", ULONG_MAX, &ok);
+		port = xs_read_ulong(xen, dir, "event-channel", ULONG_MAX, &ok);
 		for (unsigned i = 0; i < nr_pages; i++)
 			ok = ok && refs[i] != (grant_ref_t)ULONG_MAX;
 		if (!ok || port > UINT32_MAX) {
@@ -442,15 +367,15 @@ static bool busy(const struct vbd *v)
 /* Re-read what the toolstack and the frontend say, and act on it. */
 static void update(struct vbd *v)
 {
-	char *s = xs_readf("%s/state", v->be_path), *online = NULL, *fe = NULL;
+	char *s = xs_readf(xen, "%s/state", v->be_path), *online = NULL, *fe = NULL;
 	struct xb_input in = { .be = v->state };
 	struct xb_step step;
 
 	in.be_gone = !s;
 	free(s);
 	if (!in.be_gone) {
-		online = xs_readf("%s/online", v->be_path);
-		fe = v->fe_path ? xs_readf("%s/state", v->fe_path) : NULL;
+		online = xs_readf(xen, "%s/online", v->be_path);
+		fe = v->fe_path ? xs_readf(xen, "%s/state", v->fe_path) : NULL;
 	}
 	in.online = online && !strcmp(online, "1");
 	in.fe = xb_state_parse(fe);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "xs_util.h"
 #include "uring.h"
 #include "vif.h"
 
@@ -30,96 +31,23 @@ static struct uring_pass_hook pass_hook;
 static struct bl_xen *xen;
 static const struct bl_config *cfg;
 
-/* --- xenstore helpers (as vbd.c) ---------------------------------------------- */
-
-static char *xs_readf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xs_readf(const char *fmt, ...)
-{
-	char path[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(path, sizeof(path), fmt, ap);
-	va_end(ap);
-	return bl_xs_read(xen, 0, path);
-}
-
-static unsigned long xs_read_ulong(const char *dir, const char *node, unsigned long def, bool *ok)
-{
-	char *s = xs_readf("%s/%s", dir, node), *end;
-	unsigned long v = def;
-
-	if (s) {
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || end == s || *end)
-			*ok = false;
-		free(s);
-	}
-	return v;
-}
+/* --- xenstore ------------------------------------------------------------------ */
 
 /* A frontend feature flag: "1" on, anything else (or absent) off. */
 static bool fe_flag(const struct vif *v, const char *node)
 {
 	bool ok = true;
 
-	return xs_read_ulong(v->fe_path, node, 0, &ok) == 1 && ok;
-}
-
-struct kv {
-	const char *key;
-	char val[32];
-};
-
-/* Write nodes under dir in one transaction, only while dir still exists. */
-static bool xs_publish(const char *dir, const struct kv *kv, unsigned n)
-{
-	char path[256], *exists;
-
-	for (int tries = 0; tries < 16; tries++) {
-		bl_xs_txn t = bl_xs_begin(xen);
-		bool ok = true;
-
-		if (!t)
-			return false;
-		snprintf(path, sizeof(path), "%s/state", dir);
-		exists = bl_xs_read(xen, t, path);
-		if (!exists) {
-			bl_xs_end(xen, t, true);
-			return false;
-		}
-		free(exists);
-		for (unsigned i = 0; i < n && ok; i++) {
-			snprintf(path, sizeof(path), "%s/%s", dir, kv[i].key);
-			ok = bl_xs_write(xen, t, path, kv[i].val);
-		}
-		if (!ok) {
-			bl_xs_end(xen, t, true);
-			return false;
-		}
-		if (bl_xs_end(xen, t, false))
-			return true;
-		if (errno != EAGAIN)
-			return false;
-	}
-	return false;
-}
-
-static void kv_set(struct kv *kv, unsigned *n, const char *key, unsigned long long v)
-{
-	kv[*n].key = key;
-	snprintf(kv[*n].val, sizeof(kv[*n].val), "%llu", v);
-	(*n)++;
+	return xs_read_ulong(xen, v->fe_path, node, 0, &ok) == 1 && ok;
 }
 
 static void publish_state(struct vif *v, enum xenbus_state s)
 {
-	struct kv kv[1];
+	struct xs_kv kv[1];
 	unsigned n = 0;
 
-	kv_set(kv, &n, "state", s);
-	if (xs_publish(v->be_path, kv, n) || s == XenbusStateClosed) {
+	xs_kv_set(kv, &n, "state", s);
+	if (xs_publish(xen, v->be_path, kv, n) || s == XenbusStateClosed) {
 		log_info("vif %u/%u: %s -> %s", v->domid, v->devid, xb_state_name(v->state),
 			 xb_state_name(s));
 		v->state = s;
@@ -155,23 +83,23 @@ static void fail(struct vif *v, const char *fmt, ...)
 /* netback's feature set (xenbus.c: netback_probe), and InitWait. */
 static void advertise(struct vif *v)
 {
-	struct kv kv[16];
+	struct xs_kv kv[16];
 	unsigned n = 0;
 
-	kv_set(kv, &n, "feature-sg", 1);
-	kv_set(kv, &n, "feature-gso-tcpv4", 1);
-	kv_set(kv, &n, "feature-gso-tcpv6", 1);
-	kv_set(kv, &n, "feature-ipv6-csum-offload", 1);
-	kv_set(kv, &n, "feature-rx-copy", 1);
-	kv_set(kv, &n, "feature-rx-flip", 0);
-	kv_set(kv, &n, "feature-multicast-control", 1);
-	kv_set(kv, &n, "feature-dynamic-multicast-control", 1);
-	kv_set(kv, &n, "feature-split-event-channels", 1);
-	kv_set(kv, &n, "multi-queue-max-queues", max_queues);
-	kv_set(kv, &n, "feature-ctrl-ring", 1);
-	kv_set(kv, &n, "feature-xdp-headroom", 1);
-	kv_set(kv, &n, "state", XenbusStateInitWait);
-	if (xs_publish(v->be_path, kv, n)) {
+	xs_kv_set(kv, &n, "feature-sg", 1);
+	xs_kv_set(kv, &n, "feature-gso-tcpv4", 1);
+	xs_kv_set(kv, &n, "feature-gso-tcpv6", 1);
+	xs_kv_set(kv, &n, "feature-ipv6-csum-offload", 1);
+	xs_kv_set(kv, &n, "feature-rx-copy", 1);
+	xs_kv_set(kv, &n, "feature-rx-flip", 0);
+	xs_kv_set(kv, &n, "feature-multicast-control", 1);
+	xs_kv_set(kv, &n, "feature-dynamic-multicast-control", 1);
+	xs_kv_set(kv, &n, "feature-split-event-channels", 1);
+	xs_kv_set(kv, &n, "multi-queue-max-queues", max_queues);
+	xs_kv_set(kv, &n, "feature-ctrl-ring", 1);
+	xs_kv_set(kv, &n, "feature-xdp-headroom", 1);
+	xs_kv_set(kv, &n, "state", XenbusStateInitWait);
+	if (xs_publish(xen, v->be_path, kv, n)) {
 		log_info("vif %u/%u: %s -> InitWait", v->domid, v->devid, xb_state_name(v->state));
 		v->state = XenbusStateInitWait;
 	}
@@ -180,7 +108,7 @@ static void advertise(struct vif *v)
 /* netback's xen_net_read_rate: "bytes,usec"; absent or bad: unlimited. */
 static void read_rate(struct vif *v)
 {
-	char *s = xs_readf("%s/rate", v->be_path);
+	char *s = xs_readf(xen, "%s/rate", v->be_path);
 	unsigned long long b, u;
 	int used = -1;
 
@@ -199,7 +127,7 @@ static void read_rate(struct vif *v)
 
 static bool is_online(uint32_t domid, uint32_t devid)
 {
-	char *online = xs_readf("%s/%u/%u/online", be_root, domid, devid);
+	char *online = xs_readf(xen, "%s/%u/%u/online", be_root, domid, devid);
 	bool on = online && !strcmp(online, "1");
 
 	free(online);
@@ -262,12 +190,12 @@ static void probe(uint32_t domid, uint32_t devid)
 	free(state);
 	if (st >= XenbusStateClosing && !is_online(domid, devid)) {
 		if (st == XenbusStateClosing) {
-			struct kv kv[1];
+			struct xs_kv kv[1];
 			unsigned n = 0;
 
 			snprintf(path, sizeof(path), "%s/%u/%u", be_root, domid, devid);
-			kv_set(kv, &n, "state", XenbusStateClosed);
-			xs_publish(path, kv, n);
+			xs_kv_set(kv, &n, "state", XenbusStateClosed);
+			xs_publish(xen, path, kv, n);
 		}
 		return;
 	}
@@ -279,8 +207,8 @@ static void probe(uint32_t domid, uint32_t devid)
 	v->state = st;
 	snprintf(v->be_path, sizeof(v->be_path), "%s/%u/%u", be_root, domid, devid);
 	snprintf(v->token, sizeof(v->token), "vfe:%u:%u", domid, devid);
-	v->fe_path = xs_readf("%s/frontend", v->be_path);
-	fe_id = xs_readf("%s/frontend-id", v->be_path);
+	v->fe_path = xs_readf(xen, "%s/frontend", v->be_path);
+	fe_id = xs_readf(xen, "%s/frontend-id", v->be_path);
 	v->fe_domid = fe_id ? (uint32_t)strtoul(fe_id, NULL, 10) : domid;
 	free(fe_id);
 	v->port.ops = &vif_port_ops;
@@ -292,7 +220,7 @@ static void probe(uint32_t domid, uint32_t devid)
 		fail(v, "no frontend node");
 		return;
 	}
-	mac = xs_readf("%s/mac", v->be_path);
+	mac = xs_readf(xen, "%s/mac", v->be_path);
 	if (!sw_mac_parse(mac, v->mac)) {
 		/* Without it the source check would drop everything. */
 		v->broken = true;
@@ -349,11 +277,11 @@ static int connect_queue(struct vif *v, unsigned q, const char *dir)
 	unsigned long tx, rx, evt, evt_tx, evt_rx;
 	bool ok = true;
 
-	tx = xs_read_ulong(dir, "tx-ring-ref", ULONG_MAX, &ok);
-	rx = xs_read_ulong(dir, "rx-ring-ref", ULONG_MAX, &ok);
-	evt = xs_read_ulong(dir, "event-channel", ULONG_MAX, &ok);
-	evt_tx = xs_read_ulong(dir, "event-channel-tx", ULONG_MAX, &ok);
-	evt_rx = xs_read_ulong(dir, "event-channel-rx", ULONG_MAX, &ok);
+	tx = xs_read_ulong(xen, dir, "tx-ring-ref", ULONG_MAX, &ok);
+	rx = xs_read_ulong(xen, dir, "rx-ring-ref", ULONG_MAX, &ok);
+	evt = xs_read_ulong(xen, dir, "event-channel", ULONG_MAX, &ok);
+	evt_tx = xs_read_ulong(xen, dir, "event-channel-tx", ULONG_MAX, &ok);
+	evt_rx = xs_read_ulong(xen, dir, "event-channel-rx", ULONG_MAX, &ok);
 	if (!ok || tx > UINT32_MAX || rx > UINT32_MAX) {
 		fail(v, "queue %u: missing or bad tx-ring-ref/rx-ring-ref", q);
 		return -1;
@@ -380,10 +308,10 @@ static int connect_ctrl(struct vif *v)
 	unsigned long ref, evt;
 	bool ok = true;
 
-	ref = xs_read_ulong(v->fe_path, "ctrl-ring-ref", ULONG_MAX, &ok);
+	ref = xs_read_ulong(xen, v->fe_path, "ctrl-ring-ref", ULONG_MAX, &ok);
 	if (ref == ULONG_MAX && ok)
 		return 0; /* optional */
-	evt = xs_read_ulong(v->fe_path, "event-channel-ctrl", ULONG_MAX, &ok);
+	evt = xs_read_ulong(xen, v->fe_path, "event-channel-ctrl", ULONG_MAX, &ok);
 	if (!ok || ref > UINT32_MAX || evt > UINT32_MAX) {
 		fail(v, "missing or bad ctrl-ring-ref/event-channel-ctrl");
 		return -1;
@@ -427,12 +355,12 @@ static int connect_queues(struct vif *v)
 	v->gso6 = v->sg && fe_flag(v, "feature-gso-tcpv6");
 	v->csum = !fe_flag(v, "feature-no-csum-offload");
 	v->ipv6_csum = fe_flag(v, "feature-ipv6-csum-offload");
-	headroom = xs_read_ulong(v->fe_path, "xdp-headroom", 0, &ok);
+	headroom = xs_read_ulong(xen, v->fe_path, "xdp-headroom", 0, &ok);
 	/* netback clamps at XEN_NETIF_MAX_XDP_HEADROOM; we keep at least half
 	 * a page for data so every slot carries something. */
 	v->xdp_headroom = (uint16_t)(ok ? (headroom > NETIF_PAGE_SIZE / 2 ? NETIF_PAGE_SIZE / 2 : headroom) : 0);
 	ok = true;
-	nq = xs_read_ulong(v->fe_path, "multi-queue-num-queues", 1, &ok);
+	nq = xs_read_ulong(xen, v->fe_path, "multi-queue-num-queues", 1, &ok);
 	if (!ok || nq == 0 || nq > max_queues) {
 		fail(v, "frontend asked for %lu queues (at most %u)", nq, max_queues);
 		return -1;
@@ -469,15 +397,15 @@ static int connect_queues(struct vif *v)
 
 static void update(struct vif *v)
 {
-	char *s = xs_readf("%s/state", v->be_path), *online = NULL, *fe = NULL;
+	char *s = xs_readf(xen, "%s/state", v->be_path), *online = NULL, *fe = NULL;
 	struct xb_input in = { .be = v->state };
 	struct xb_step step;
 
 	in.be_gone = !s;
 	free(s);
 	if (!in.be_gone) {
-		online = xs_readf("%s/online", v->be_path);
-		fe = v->fe_path ? xs_readf("%s/state", v->fe_path) : NULL;
+		online = xs_readf(xen, "%s/online", v->be_path);
+		fe = v->fe_path ? xs_readf(xen, "%s/state", v->fe_path) : NULL;
 	}
 	in.online = online && !strcmp(online, "1");
 	in.fe = xb_state_parse(fe);
