@@ -88,7 +88,7 @@ static struct net_uplink_buf *buf_get(struct tap *t)
 	}
 	if (t->nbufs == TAP_POOL)
 		return NULL;
-	tb = malloc(sizeof(*tb));
+	tb = calloc(1, sizeof(*tb));
 	if (!tb)
 		return NULL;
 	t->nbufs++;
@@ -145,6 +145,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		b->len = (size_t)n - sizeof(h);
+		b->nr_frags = 0;   /* one piece: data[0 .. len) */
 		t->u.stats.rx_pkts++;
 		t->u.stats.rx_bytes += b->len;
 		if (t->u.rx)
