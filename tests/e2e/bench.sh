@@ -39,7 +39,8 @@ for r in $(seq 1 "$rounds"); do
                 [ "$b" != blanketd ] || be=blanketd-kshim
             fi
             echo "bench: round $r/$rounds, $be, $k"
-            if ! "$here/run.sh" --backend "$be" "${setup[@]}" --guest-script "$here/guest/bench-fio.sh" \
+            # --net off: disks only, as before the test bed had a network (no vif, no bridge or uplink).
+            if ! "$here/run.sh" --backend "$be" "${setup[@]}" --net off --guest-script "$here/guest/bench-fio.sh" \
                     --guest-append "xen_blkfront.max_queues=2 e2e.bench_seconds=$secs" \
                     --timeout $((240 + 10 * secs)) | tee "$out/round$r-$b-$k.out"; then
                 echo "bench: round $r with $b ($k) FAILED (log: $cache/logs/last.log)"

@@ -4,7 +4,8 @@
 #   dom0-vmlinuz   Debian's -amd64 kernel (the -cloud flavour has no dom0 support)
 #   dom0.cpio      dom0 userspace: toolstack, busybox, bash, util-linux, the libraries blanketd links,
 #                  the needed kernel modules, and the guest's kernel + base initramfs
-#   guest.cpio     guest base initramfs: busybox, static fio, blkfront & co. (-cloud-amd64 modules)
+#   guest.cpio     guest base initramfs: busybox, static fio, blkfront, netfront & co. (-cloud-amd64
+#                  modules)
 # Everything comes from Debian packages fetched with `apt-get download`, matching the host (Debian 12).
 # Idempotent: each image is rebuilt only when its inputs (package versions, this script) change.
 # Test scripts and blanketd are NOT in these images: run.sh appends them as a small cpio on every run.
@@ -45,8 +46,9 @@ kver_guest=$abi-cloud-amd64
 
 # Package roots. Their library dependencies are added by deps_closure below.
 # mount: util-linux's losetup (busybox's has no --direct-io, which --backing direct needs for blkback).
+# iproute2: bridges and the network set-up (xl's vif-bridge script uses ip or brctl).
 dom0_roots="xen-utils-4.17 xen-utils-common xenstore-utils libxendevicemodel1 libgcc-s1
-  busybox-static bash util-linux mount libev4 liburing2 libinih1 libsystemd0"
+  busybox-static bash util-linux mount iproute2 libev4 liburing2 libinih1 libsystemd0"
 guest_roots="busybox-static"
 
 # Print the roots plus every library package (lib*, or in Section libs like zlib1g) they
@@ -244,10 +246,15 @@ if ! stamp_ok "$img/guest.cpio" "$key"; then
     mkdir -p "$root/usr/bin" "$root/usr/sbin" "$root/sbin" "$root/etc/e2e" \
         "$root/dev" "$root/proc" "$root/sys" "$root/tmp" "$root/run" "$root/e2e"
     busybox_links "$root"
-    has_cmd "$root" blkdiscard || die "busybox has no blkdiscard applet: add util-linux to the guest"
+    # What the guest scripts may use (the network scenarios and --guest-script: see README.md).
+    for c in blkdiscard ip ping ping6 nc base64 awk sed grep md5sum timeout wget head seq; do
+        has_cmd "$root" $c || die "busybox has no $c applet"
+    done
     cp "$fio_bin" "$root/usr/bin/fio"
+    # IPv6 is built into the -cloud kernel (CONFIG_IPV6=y); netfront is a module.
+    grep -qx 'CONFIG_IPV6=y' "$tree/boot/config-$kver_guest" || die "guest kernel: IPv6 is not built in"
     install_modules "$tree" "$root" "$kver_guest" xen-evtchn xen-gntalloc xen-gntdev xen-blkfront \
-        >"$root/etc/e2e/modules"
+        xen-netfront >"$root/etc/e2e/modules"
     cp "$tree/boot/vmlinuz-$kver_guest" "$img/guest-vmlinuz"
     mkcpio "$root" "$img/guest.cpio"
     rm -rf "$root"
@@ -276,6 +283,15 @@ if ! stamp_ok "$img/dom0.cpio" "$key"; then
     install_modules "$tree" "$root" "$kver_dom0" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs \
         loop ext4 virtio_pci virtio_blk >"$root/etc/e2e/modules"
     install_modules "$tree" "$root" "$kver_dom0" xen-blkback >"$root/etc/e2e/modules-blkback"
+    # --backend kernel: xen-netback and a Linux bridge; blanketd: tun for its TAP uplink;
+    # blanketd-kshim: virtio_net for dom0's own NIC on the QEMU hub.
+    install_modules "$tree" "$root" "$kver_dom0" xen-netback bridge >"$root/etc/e2e/modules-netback"
+    install_modules "$tree" "$root" "$kver_dom0" tun >"$root/etc/e2e/modules-tun"
+    install_modules "$tree" "$root" "$kver_dom0" virtio_net >"$root/etc/e2e/modules-virtio-net"
+    for c in ip bridge brctl nc httpd which; do
+        has_cmd "$root" $c || die "dom0 image has no $c"
+    done
+    [ -x "$root/etc/xen/scripts/vif-bridge" ] || die "dom0 image has no /etc/xen/scripts/vif-bridge"
     cp "$img/guest-vmlinuz" "$root/e2e/guest/vmlinuz"
     cp "$img/guest.cpio" "$root/e2e/guest/base.cpio"
     cp "$tree/boot/vmlinuz-$kver_dom0" "$img/dom0-vmlinuz"

@@ -1,11 +1,22 @@
 #!/bin/bash
 # The nested e2e test bed: QEMU (TCG, L0) boots Xen 4.17 (L1) with a Debian PV dom0 from a generated
 # initramfs; dom0 runs the toolstack and the backend under test (blanketd, or the kernel's blkback
-# for comparison) and boots PV guests (L2) whose unmodified blkfront does I/O through it.
+# and netback for comparison) and boots PV guests (L2) whose unmodified blkfront and netfront do
+# I/O through it.
 #
-#   tests/e2e/run.sh [--backend blanketd|blkback|kernel|blanketd-kshim] [--guest-script FILE]
+#   tests/e2e/run.sh [--backend blanketd|kernel|blkback|blanketd-kshim] [--guest-script FILE]
+#                    [--guests N] [--dom0-script FILE] [--mtu N] [--net on|off]
 #                    [--guest-append "ARGS"] [--backing direct|cached] [--disk file|l0]
 #                    [--timeout SEC] [--guest-timeout SEC] [--verbose]
+#
+# --backend kernel (alias blkback): xen-blkback, xen-netback and a Linux bridge xenbr0 in dom0.
+# --guests N: N guests at once (default 1; the default scenarios boot 2), each with 2 vCPUs, a disk
+# (guest 1 /srv/disk.img, guest i /srv/disk-i.img) and a vif: MAC 00:16:3e:00:00:0i, eth0
+# 10.0.0.(1+i)/24 and fd00::(1+i)/64. dom0 is 10.0.0.1/24 and fd00::1/64 on the bridge (kernel),
+# blanketd's TAP uplink blanket0 (blanketd) or its own NIC on the QEMU hub of the NIC blanketd
+# drives through kshim (blanketd-kshim). --mtu: dom0's and the guests' MTU (default 1500).
+# --dom0-script FILE: runs as root in dom0, in the background, once dom0's network is up and before
+# the guests are created (output prefixed [dom0-script]). --net off: no vifs, no dom0 network.
 #
 # --backing: how the backend reaches the image files on dom0's /srv, the same for both backends so
 # that they compare like for like. direct (default): blanketd opens them O_DIRECT, blkback gets loop
@@ -17,7 +28,9 @@
 # through the kshim module, the guest's pages DMA'd by the L0 device.
 #
 # Without --guest-script the default scenarios run (see tests/e2e/README.md); with it, FILE runs as
-# root under sh in the guest, its output is shown and the run fails unless it exits 0.
+# root under sh in every guest (environment: GUEST_INDEX GUEST_COUNT GUEST_IP DOM0_IP PEER_IPS MTU,
+# and GUEST_IP6 DOM0_IP6 PEER_IP6S), its output is shown ("[L2 gI]") and the run fails unless it
+# exits 0 in every guest.
 # Prints "PASS <scenario>" / "FAIL <scenario>" lines and a summary; exits non-zero on any failure or
 # timeout. The whole serial console (Xen, dom0, guest) is logged under build/e2e/logs/.
 set -eu
@@ -35,12 +48,20 @@ guest_timeout=""
 backing=direct
 disk=file
 verbose=0
-usage() { sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2; }
+guests=""
+dom0_script=""
+mtu=""
+net=on
+usage() { sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --backend) backend=${2:?}; shift 2 ;;
     --guest-script) guest_script=${2:?}; shift 2 ;;
     --guest-append) guest_append=${2?}; guest_append_set=1; shift 2 ;;
+    --guests) guests=${2:?}; shift 2 ;;
+    --dom0-script) dom0_script=${2:?}; shift 2 ;;
+    --mtu) mtu=${2:?}; shift 2 ;;
+    --net) net=${2:?}; shift 2 ;;
     --backing) backing=${2:?}; shift 2 ;;
     --disk) disk=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
@@ -66,15 +87,46 @@ case "$backing" in
 direct | cached) ;;
 *) echo "run.sh: --backing must be direct or cached" >&2; exit 2 ;;
 esac
+case "$net" in
+on | off) ;;
+*) echo "run.sh: --net must be on or off" >&2; exit 2 ;;
+esac
+case "$guests" in
+"") ;;
+*[!0-9]* | 0*) echo "run.sh: --guests must be a number from 1" >&2; exit 2 ;;
+esac
+case "$mtu" in
+"") ;;
+*[!0-9]*) echo "run.sh: --mtu must be a number" >&2; exit 2 ;;
+*) [ "$mtu" -ge 1280 ] && [ "$mtu" -le 65000 ] || { echo "run.sh: --mtu must be 1280..65000" >&2; exit 2; } ;;
+esac
+if [ -n "$dom0_script" ]; then
+    [ -f "$dom0_script" ] || { echo "run.sh: no such dom0 script: $dom0_script" >&2; exit 2; }
+fi
+# The NIC blanketd-kshim drives through kshim (kshim:net0) and dom0's own NIC, on one QEMU hub.
+kshim_net_pci=0000:00:07.0
+dom0_net_pci=0000:00:08.0
+guest_append2=$guest_append
 if [ -n "$guest_script" ]; then
     [ -f "$guest_script" ] || { echo "run.sh: no such guest script: $guest_script" >&2; exit 2; }
     mode=script
+    guests=${guests:-1}
+    mtu2=${mtu:-1500}
 else
     mode=default
-    # The default scenarios check multi-queue: two guest vCPUs, two queues.
-    [ $guest_append_set = 1 ] || guest_append="xen_blkfront.max_queues=2"
+    guests=${guests:-2}
+    # Phase 2 (new domains after xl destroy) runs the network at MTU 9000 unless --mtu says.
+    mtu2=${mtu:-9000}
+    # The default scenarios check multi-queue: two guest vCPUs, two queues; phase 2 asks netfront
+    # for one queue (a module parameter that must reach insmod).
+    if [ $guest_append_set = 0 ]; then
+        guest_append="xen_blkfront.max_queues=2 xen_netfront.max_queues=2"
+        guest_append2="xen_blkfront.max_queues=2 xen_netfront.max_queues=1"
+    fi
 fi
-# Per guest boot, leaving dom0 time to report: the default scenarios boot the guest twice.
+mtu=${mtu:-1500}
+# Per guest boot (all guests of a phase at once), leaving dom0 time to report: the default
+# scenarios boot the guests twice.
 [ -n "$guest_timeout" ] || guest_timeout=$([ $mode = default ] && echo $((timeout / 3)) || echo $((timeout * 3 / 4)))
 
 if [ "$backend" != blkback ]; then
@@ -102,6 +154,7 @@ rt=$run/rt
 mkdir -p "$rt/e2e/dom0" "$rt/etc/xen/scripts" "$rt/usr/sbin" "$rt/usr/lib/x86_64-linux-gnu"
 install -m 755 "$here/dom0/init" "$rt/init"
 cp "$here/common.sh" "$rt/e2e/"
+install -m 755 "$here/net-serve.sh" "$rt/e2e/"
 cp "$here"/dom0/*.sh "$rt/e2e/dom0/"
 q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 cat >"$rt/e2e/config.sh" <<EOF
@@ -113,7 +166,20 @@ E2E_MODE=$mode
 E2E_GUEST_APPEND=$(q "$guest_append")
 E2E_GUEST_SCRIPT=$(q "$(basename "$guest_script")")
 E2E_GUEST_TIMEOUT=$guest_timeout
+E2E_GUEST_APPEND2=$(q "$guest_append2")
+E2E_GUESTS=$guests
+E2E_NET=$([ "$net" = on ] && echo 1 || echo 0)
+E2E_MTU=$mtu
+E2E_MTU2=$mtu2
+E2E_NET_MIB=${E2E_NET_MIB:-32}
+E2E_DOM0_SCRIPT=$(q "$(basename "$dom0_script")")
+E2E_KSHIM_NET_PCI=$kshim_net_pci
+E2E_DOM0_NET_PCI=$dom0_net_pci
 EOF
+if [ -n "$dom0_script" ]; then
+    mkdir -p "$rt/e2e/user-dom0"
+    cp "$dom0_script" "$rt/e2e/user-dom0/"
+fi
 
 mkcpio() {
     (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$2"
@@ -124,6 +190,7 @@ grt=$run/guest-rt
 mkdir -p "$grt/e2e/guest" "$grt/e2e/user"
 install -m 755 "$here/guest/init" "$grt/init"
 cp "$here/common.sh" "$grt/e2e/"
+install -m 755 "$here/net-serve.sh" "$grt/e2e/"
 cp "$here"/guest/*.sh "$grt/e2e/guest/"
 [ -z "$guest_script" ] || cp "$guest_script" "$grt/e2e/user/"
 mkcpio "$grt" "$rt/e2e/guest-extra.cpio"
@@ -131,9 +198,20 @@ mkcpio "$grt" "$rt/e2e/guest-extra.cpio"
 if [ "$backend" != blkback ]; then
     install -m 755 "$repo/blanketd/blanket-hotplug" "$rt/etc/xen/scripts/blanket"
     printf '[daemon]\nsocket = /run/blanketd.sock\n[vbd]\nallowed-paths = /srv /dev\ndirect-io = %s\n' \
-        "$([ "$backing" = direct ] && echo yes || echo no)" >"$rt/etc/blanket.conf"
+        "$([ "$backing" = direct ] && echo yes || echo no)" >"$rt/etc/blanket-novif.conf"
     # The guest's xvda names this device: target=kshim:disk0.
-    [ "$backend" != blanketd-kshim ] || printf '[kshim]\ndisk0 = %s\n' "$l0_pci" >>"$rt/etc/blanket.conf"
+    [ "$backend" != blanketd-kshim ] || printf '[kshim]\ndisk0 = %s\n' "$l0_pci" >>"$rt/etc/blanket-novif.conf"
+    # The network part: the vifs' uplink is a TAP blanket0 (dom0 gives it 10.0.0.1), or the QEMU
+    # NIC kshim:net0. dom0 falls back to blanket-novif.conf (and guests without a vif) when blanketd
+    # refuses it, so that the disk scenarios still run on a blanketd without the vif backend.
+    cp "$rt/etc/blanket-novif.conf" "$rt/etc/blanket.conf"
+    if [ "$net" = on ]; then
+        if [ "$backend" = blanketd-kshim ]; then
+            printf 'net0 = %s\n[vif]\nuplink = kshim:net0\n' "$kshim_net_pci" >>"$rt/etc/blanket.conf"
+        else
+            printf '[vif]\nuplink = tap:blanket0\n' >>"$rt/etc/blanket.conf"
+        fi
+    fi
     # Copied on every run: they change all the time.
     cp "$repo/build/blanketd" "$repo/build/blanketctl" "$rt/usr/sbin/"
     # Libraries the binaries link that the cached image lacks (a new dependency): the host is the
@@ -168,38 +246,51 @@ mkfs.ext4 -q -F -L srv -E lazy_itable_init=0,lazy_journal_init=0 "$run/srv.img"
 # The L0 disk: a sparse host file behind a second (modern-only, so MSI-X) virtio-blk. discard=unmap
 # punches holes, so a discarded range reads back as zeros as the discard scenario expects.
 l0_args=()
+# blanketd-kshim: two NICs on QEMU hub 0, so that packets really cross L0: the one blanketd drives
+# through kshim (modern-only, MSI-X) and dom0's own (virtio_net), which gets 10.0.0.1.
+if [ "$backend" = blanketd-kshim ] && [ "$net" = on ]; then
+    l0_args+=(-netdev "hubport,id=kshimnet,hubid=0"
+              -device "virtio-net-pci,netdev=kshimnet,disable-legacy=on,mac=52:54:00:12:34:07,addr=0x${kshim_net_pci##*:00:0}"
+              -netdev "hubport,id=dom0net,hubid=0"
+              -device "virtio-net-pci,netdev=dom0net,mac=52:54:00:12:34:08,addr=0x${dom0_net_pci##*:00:0}")
+fi
 if [ "$disk" = l0 ]; then
     truncate -s 160M "$run/l0disk.img"
-    l0_args=(-drive "if=none,id=l0disk,file=$run/l0disk.img,format=raw,cache=unsafe,discard=unmap"
-             -device "virtio-blk-pci,drive=l0disk,disable-legacy=on,addr=0x6")
+    l0_args+=(-drive "if=none,id=l0disk,file=$run/l0disk.img,format=raw,cache=unsafe,discard=unmap"
+              -device "virtio-blk-pci,drive=l0disk,disable-legacy=on,addr=0x6")
 fi
 
 stamp=$(date +%Y%m%d-%H%M%S)
 log=$cache/logs/$stamp-$backend.log
 ln -sfn "$(basename "$log")" "$cache/logs/last.log"
-echo "run.sh: backend $backend ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, guest-append '$guest_append'"
+echo "run.sh: backend $backend ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, $guests guest(s), net $net (mtu $mtu$([ $mode = default ] && echo ", phase 2 $mtu2")), guest-append '$guest_append'${dom0_script:+, dom0 script $dom0_script}"
 echo "run.sh: serial log: $log"
 
 # Only the interesting lines go to stdout: dom0's progress and results, the guest console, errors.
+# mawk (Debian's awk) reads a pipe in large blocks unless interactive: lines would come in bursts.
+awk_live=(awk)
+awk -W version 2>/dev/null | grep -q mawk && awk_live=(awk -W interactive)
 filter() {
     if [ $verbose = 1 ]; then tr -d '\r'; return; fi
-    awk '{
+    "${awk_live[@]}" '{
         sub(/\r+$/, "")
         if (sub(/.*E2E: /, "")) { print; fflush(); next }
-        if ($0 ~ /e2e:|E2E-|\[L2\]|\[blanketd\]|Kernel panic|BUG:|Oops|Call Trace|libxl: error|Panic on CPU|FATAL/) {
+        if ($0 ~ /e2e:|E2E-|\[L2[] ]|\[blanketd\]|\[dom0-script\]|Kernel panic|BUG:|Oops|Call Trace|libxl: error|Panic on CPU|FATAL/) {
             print; fflush()
         }
     }'
 }
 
 # Xen: 1 GiB for dom0 with 2 vCPUs (blkback offers as many queues as dom0 has vCPUs). No commas in
-# the dom0 command line: they separate multiboot modules.
+# the dom0 command line: they separate multiboot modules. Memory: dom0, 256 MiB per guest (room for
+# at least 4) and ~256 MiB for Xen and slack.
 xen_cmd="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 loglvl=all guest_loglvl=all"
 dom0_cmd="console=hvc0 earlyprintk=xen loglevel=4 panic=5"
 t_qemu=$(date +%s)
 set +e
 # -cpu: busybox needs SSSE3; "-cpu max" crashes dom0 early.
-timeout -k 10 "$timeout" qemu-system-x86_64 -M pc -accel tcg -smp 2 -m 2048 \
+mem=$((1024 + 256 * (guests > 4 ? guests : 4) + 256))
+timeout -k 10 "$timeout" qemu-system-x86_64 -M pc -accel tcg -smp 2 -m $mem \
     -cpu qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16 \
     -display none -monitor none -serial stdio -no-reboot -nic none \
     -kernel "$img/xen.elf" -append "$xen_cmd" \

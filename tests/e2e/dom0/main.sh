@@ -1,9 +1,10 @@
 #!/bin/sh
-# dom0 side of the e2e run: modules, Xen toolstack, the backend under test (blanketd or the kernel's
-# blkback), guest images on /srv, the guest boots and the dom0-side checks. Prints one
-# "E2E: PASS|FAIL <scenario>[: detail]" line per scenario; exits with the number of failures.
+# dom0 side of the e2e run: modules, Xen toolstack, the backend under test (blanketd, or the kernel's
+# blkback + netback), dom0's network, guest images on /srv, the guest boots and the dom0-side checks.
+# Prints one "E2E: PASS|FAIL <scenario>[: detail]" line per scenario; exits with the number of failures.
 # /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_BACKING, E2E_DISK, E2E_L0_PCI, E2E_MODE,
-# E2E_GUEST_APPEND, E2E_GUEST_SCRIPT, E2E_GUEST_TIMEOUT.
+# E2E_GUEST_APPEND, E2E_GUEST_APPEND2, E2E_GUEST_SCRIPT, E2E_GUEST_TIMEOUT, E2E_GUESTS, E2E_NET,
+# E2E_MTU, E2E_MTU2, E2E_NET_MIB, E2E_DOM0_SCRIPT, E2E_KSHIM_NET_PCI, E2E_DOM0_NET_PCI.
 set -eu
 . /e2e/config.sh
 . /e2e/common.sh
@@ -16,12 +17,29 @@ result() {
     echo "$1 $2" >>$results
 }
 now() { cut -d' ' -f1 /proc/uptime; }
+# prefix TEXT: copy stdin to stdout with TEXT before each line, each line at once (sed's output to
+# the console is block-buffered: lines would come late and out of order).
+prefix() {
+    cr=$(printf '\r')
+    while IFS= read -r line || [ -n "$line" ]; do echo "$1${line%"$cr"}"; done
+}
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # --- system and toolstack -------------------------------------------------------------------------
-load_modules() { while read -r ko; do insmod "$ko"; done <"$1"; }
+# insmod each module of list $1 that is not loaded yet (the lists share virtio and the like).
+load_modules() {
+    while read -r ko; do
+        [ -d "/sys/module/$(basename "$ko" .ko | tr - _)" ] || insmod "$ko"
+    done <"$1"
+}
 load_modules /etc/e2e/modules
-[ "$E2E_BACKEND" != blkback ] || load_modules /etc/e2e/modules-blkback
+case "$E2E_BACKEND" in
+# The kernel's backends: xen-blkback, xen-netback and a Linux bridge.
+blkback) load_modules /etc/e2e/modules-blkback; load_modules /etc/e2e/modules-netback ;;
+# blanketd's TAP uplink needs /dev/net/tun; blanketd-kshim's dom0 NIC is a virtio_net.
+blanketd) load_modules /etc/e2e/modules-tun ;;
+blanketd-kshim) load_modules /etc/e2e/modules-tun; load_modules /etc/e2e/modules-virtio-net ;;
+esac
 # kshim (built by run.sh for this kernel) needs virtio_pci_modern_dev, loaded with virtio_pci above.
 if [ "$E2E_BACKEND" = blanketd-kshim ]; then
     insmod /e2e/kshim.ko || { echo "e2e: insmod kshim.ko failed"; dmesg | tail -n 20; exit 98; }
@@ -34,6 +52,10 @@ if [ "$E2E_DISK" = l0 ]; then
     done
     say "L0 disk $E2E_L0_PCI: ${l0_blk:-no block device} (driver $(basename "$(readlink /sys/bus/pci/devices/$E2E_L0_PCI/driver)"))"
 fi
+# IPv6 addresses usable at once: no duplicate address detection on any interface made from now on.
+for f in all default lo; do echo 0 >/proc/sys/net/ipv6/conf/$f/accept_dad; done
+# iproute2 by path (/bin/ip): busybox sh would run its own, smaller ip applet first.
+/bin/ip link set lo up
 mount -t xenfs xenfs /proc/xen
 # Guest images live on an ext4 virtio disk: tmpfs has no O_DIRECT.
 mount -t ext4 /dev/vda /srv
@@ -41,18 +63,43 @@ xenstored --pid-file /run/xenstored.pid
 xen-init-dom0 >/run/xen-init-dom0.log 2>&1 || { cat /run/xen-init-dom0.log; exit 99; }
 # Guest consoles go to /var/log/xen/console/guest-<name>.log, which we follow.
 xenconsoled --log=guest --log-dir=/var/log/xen/console
-say "toolstack up at $(now) s, backend $E2E_BACKEND, $(nproc) vCPUs"
+say "toolstack up at $(now) s, backend $E2E_BACKEND, $(nproc) vCPUs, $(xl info free_memory) MiB free for guests"
+
+# net_vif: 1 while guests get a vif. 0 once blanketd has shown it cannot serve one (it refused the
+# [vif] configuration, or xl create timed out on the vif): the guests then boot without network
+# (e2e.net=0) and their network scenarios fail with "vif backend not available". "off" with run.sh
+# --net off: no network at all, no network scenarios.
+net_vif=1
+[ "$E2E_NET" = 1 ] || net_vif=off
 
 blanketd_pid=""
-if [ "$E2E_BACKEND" != blkback ]; then
-    blanketd -c /etc/blanket.conf >/var/log/blanketd.log 2>&1 &
+# start_blanketd CONF: start blanketd, wait (10 s) for its control socket.
+start_blanketd() {
+    blanketd -c "$1" >>/var/log/blanketd.log 2>&1 &
     blanketd_pid=$!
     i=0
     while [ ! -S /run/blanketd.sock ] && [ $i -lt 100 ] && kill -0 $blanketd_pid 2>/dev/null; do
         sleep 0.1; i=$((i + 1))
     done
-    if [ -S /run/blanketd.sock ]; then
+    [ -S /run/blanketd.sock ]
+}
+if [ "$E2E_BACKEND" != blkback ]; then
+    if start_blanketd /etc/blanket.conf; then
         result PASS blanketd-start
+    elif [ "$net_vif" = 1 ] && [ -f /etc/blanket-novif.conf ] && ! kill -0 $blanketd_pid 2>/dev/null; then
+        # Most likely a blanketd without the vif backend: its config parser or uplink refused the
+        # network part. The disk scenarios still run, on a configuration without it.
+        why=$(grep -v '^[[:space:]]*$' /var/log/blanketd.log | tail -n 1)
+        result FAIL vif-backend "vif backend not available: blanketd refused the network configuration ($why); guests boot without a vif"
+        sed 's/^/e2e:   blanket.conf: /' /etc/blanket.conf
+        net_vif=0
+        if start_blanketd /etc/blanket-novif.conf; then
+            result PASS blanketd-start "without the network part of blanket.conf"
+        else
+            result FAIL blanketd-start "no /run/blanketd.sock after 10 s, even without [vif]"
+            sed 's/^/[blanketd] /' /var/log/blanketd.log
+            exit 1
+        fi
     else
         result FAIL blanketd-start "no /run/blanketd.sock after 10 s"
         sed 's/^/[blanketd] /' /var/log/blanketd.log
@@ -60,8 +107,87 @@ if [ "$E2E_BACKEND" != blkback ]; then
     fi
 fi
 
+# --- dom0's network -------------------------------------------------------------------------------
+# dom0 is 10.0.0.1/24 and fd00::1/64 on the interface where the guests' traffic lands: the bridge
+# the vifs join (kernel), blanketd's TAP uplink (blanketd), or dom0's own virtio_net NIC on the QEMU
+# hub that the NIC blanketd drives through kshim is on too (blanketd-kshim).
+dom0_if=""
+if [ "$E2E_NET" = 1 ]; then
+    case "$E2E_BACKEND" in
+    blkback)
+        /bin/ip link add xenbr0 type bridge
+        # No snooping: IPv6 neighbour discovery must reach every port whatever MLD was seen.
+        echo 0 >/sys/class/net/xenbr0/bridge/multicast_snooping
+        dom0_if=xenbr0
+        ;;
+    blanketd)
+        if [ "$net_vif" = 1 ]; then
+            i=0
+            while [ ! -e /sys/class/net/blanket0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+            if [ -e /sys/class/net/blanket0 ]; then
+                dom0_if=blanket0
+            else
+                result FAIL dom0-net "vif backend not available? blanketd created no TAP blanket0 within 10 s ([vif] uplink = tap:blanket0)"
+            fi
+        fi
+        ;;
+    blanketd-kshim)
+        for n in /sys/bus/pci/devices/$E2E_DOM0_NET_PCI/virtio*/net/*; do
+            [ -e "$n" ] && dom0_if=${n##*/}
+        done
+        [ -n "$dom0_if" ] || result FAIL dom0-net "no network interface on dom0's NIC $E2E_DOM0_NET_PCI"
+        say "NIC $E2E_KSHIM_NET_PCI (kshim:net0): driver $(basename "$(readlink /sys/bus/pci/devices/$E2E_KSHIM_NET_PCI/driver 2>/dev/null)" 2>/dev/null)"
+        ;;
+    esac
+    if [ -n "$dom0_if" ]; then
+        echo 0 >/proc/sys/net/ipv6/conf/$dom0_if/accept_dad
+        if /bin/ip link set "$dom0_if" mtu "$E2E_MTU" && /bin/ip addr add 10.0.0.1/24 dev "$dom0_if" &&
+            /bin/ip addr add fd00::1/64 dev "$dom0_if" && /bin/ip link set "$dom0_if" up; then
+            result PASS dom0-net "$dom0_if 10.0.0.1/24 fd00::1/64 mtu $E2E_MTU"
+        else
+            result FAIL dom0-net "cannot configure $dom0_if"
+            dom0_if=""
+        fi
+    fi
+fi
+# set_dom0_mtu MTU (between the default phases; a bridge's ports take its MTU in vif-bridge).
+set_dom0_mtu() {
+    [ -n "$dom0_if" ] || return 0
+    /bin/ip link set "$dom0_if" mtu "$1" || result FAIL dom0-net "cannot set $dom0_if's MTU to $1"
+}
+
+# The default scenarios' services in dom0 (net-serve.sh: sink, source, barrier).
+if [ "$E2E_MODE" = default ] && [ -n "$dom0_if" ]; then
+    mkdir -p /run/net
+    net_services "sink source barrier" /run/net/src /run/net
+    net_source_file /run/net/src "$E2E_NET_MIB" &
+fi
+
+# --dom0-script: in the background from now on, its output prefixed; its status checked at the end.
+dom0_script_pid=""
+if [ -n "$E2E_DOM0_SCRIPT" ]; then
+    s=/e2e/user-dom0/$E2E_DOM0_SCRIPT
+    chmod 755 "$s"
+    [ "$(head -c 2 "$s")" = "#!" ] || s="sh $s"
+    guest_ips="" guest_ip6s=""
+    for i in $(seq 1 "$E2E_GUESTS"); do
+        guest_ips="${guest_ips:+$guest_ips }$(guest_ip4 "$i")"
+        guest_ip6s="${guest_ip6s:+$guest_ip6s }$(guest_ip6 "$i")"
+    done
+    mkfifo /run/dom0-script.fifo
+    prefix "[dom0-script] " </run/dom0-script.fifo &
+    # Its own session, so that everything it started can be stopped at the end.
+    (cd /run && export DOM0_IP=10.0.0.1 DOM0_IP6=fd00::1 DOM0_IF="$dom0_if" MTU="$E2E_MTU" \
+        GUEST_COUNT="$E2E_GUESTS" GUEST_IPS="$guest_ips" GUEST_IP6S="$guest_ip6s" E2E_BACKEND="$E2E_BACKEND" &&
+        exec setsid sh -c "$s; echo \$? >/run/dom0-script.rc") >/run/dom0-script.fifo 2>&1 </dev/null &
+    dom0_script_pid=$!
+    say "dom0 script $E2E_DOM0_SCRIPT started (dom0 network: ${dom0_if:-none})"
+fi
+
 # --- guest images and config ----------------------------------------------------------------------
+# Guest 1's xvda is /srv/disk.img (or the L0 disk); guest i > 1 has its own /srv/disk-i.img.
 [ "$E2E_DISK" = l0 ] || truncate -s 160M /srv/disk.img
+for i in $(seq 2 "$E2E_GUESTS"); do truncate -s 160M /srv/disk-$i.img; done
 truncate -s 16M /srv/ro.img
 pattern ro 4 | dd of=/srv/ro.img bs=1M iflag=fullblock conv=notrunc,fsync 2>/dev/null
 ro_md5=$(pattern_md5 ro 4)
@@ -92,9 +218,20 @@ disk_spec() {
     echo "\"$s, target=$(backing_path "$3")\""
 }
 
+# xl vif spec of guest $1: the kernel's netback on bridge xenbr0 (xl's default vif-bridge script),
+# or blanketd (its hotplug script answers for it).
+vif_spec() {
+    if [ "$E2E_BACKEND" = blkback ]; then
+        echo "\"mac=$(guest_mac "$1"),bridge=xenbr0\""
+    else
+        echo "\"mac=$(guest_mac "$1"),script=/etc/xen/scripts/blanket\""
+    fi
+}
+
 dump_backend_state() {
-    say "xenstore backend/vbd:"
+    say "xenstore backend/vbd and backend/vif:"
     xenstore-ls -f /local/domain/0/backend/vbd 2>&1 | sed 's/^/e2e:   /' || true
+    xenstore-ls -f /local/domain/0/backend/vif 2>&1 | sed 's/^/e2e:   /' || true
     if [ -n "$blanketd_pid" ]; then
         say "blanketd log (tail):"
         tail -n 40 /var/log/blanketd.log | sed 's/^/[blanketd] /'
@@ -120,134 +257,229 @@ cpu_marks() {
     done
 }
 
-# boot_guest PHASE SCRIPT END: create guest "e2e-PHASE" running SCRIPT, stream its console with an
-# "[L2] " prefix, wait for its exit marker. END=wait: the guest stays up and we xl destroy it;
-# END=poweroff: it powers itself off. Sets guest_rc (exit status, or "timeout"/"noboot").
-boot_guest() {
-    phase=$1 script=$2 end=$3 name=e2e-$1
-    cfg=/run/$name.cfg log=/var/log/xen/console/guest-$name.log
-    cat >"$cfg" <<EOF
-name = "$name"
+# --- guests ---------------------------------------------------------------------------------------
+# A guest is "e2e-PHASE" (guest 1, as ever) or "e2e-PHASE-gI"; its state lives in /run/g/NAME.*
+# (domid, rc, pids, net, end). Guests of a phase run at the same time: start_guest each, wait_guests,
+# then finish_guests.
+mkdir -p /run/g
+guest_name() { if [ "$2" = 1 ]; then echo "e2e-$1"; else echo "e2e-$1-g$2"; fi; }
+
+# write_cfg NAME PHASE I SCRIPT END MTU APPEND
+write_cfg() {
+    disk=/srv/disk.img
+    [ "$3" = 1 ] || disk=/srv/disk-$3.img
+    cat >"/run/$1.cfg" <<EOF
+name = "$1"
 kernel = "/e2e/guest/vmlinuz"
 ramdisk = "/run/guest.cpio"
-extra = "console=hvc0 loglevel=4 e2e.script=$script e2e.phase=$phase e2e.end=$end $E2E_GUEST_APPEND"
+extra = "console=hvc0 loglevel=4 e2e.script=$4 e2e.phase=$2 e2e.end=$5 e2e.index=$3 e2e.count=$E2E_GUESTS e2e.mtu=$6 e2e.net=$net_vif e2e.netmib=$E2E_NET_MIB $7"
 memory = 256
 vcpus = 2
 on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
-disk = [ $(disk_spec xvda rw /srv/disk.img), $(disk_spec xvdb ro /srv/ro.img) ]
+disk = [ $(disk_spec xvda rw $disk), $(disk_spec xvdb ro /srv/ro.img) ]
 EOF
-    guest_rc=noboot
+    [ "$net_vif" != 1 ] || echo "vif = [ $(vif_spec "$3") ]" >>"/run/$1.cfg"
+    echo "$net_vif" >"/run/g/$1.net"
+}
+
+# start_guest PHASE I SCRIPT END MTU APPEND: create guest I of PHASE (paused) running SCRIPT,
+# stream its console with an "[L2 gI] " prefix. END=wait: the guest stays up and we xl destroy it;
+# END=poweroff: it powers itself off. A guest that cannot be created gets rc "noboot".
+# run_phase unpauses the guests once all are created: creating one while others boot takes 3x longer.
+start_guest() {
+    name=$(guest_name "$1" "$2")
+    log=/var/log/xen/console/guest-$name.log
+    echo "$4" >"/run/g/$name.end"
+    write_cfg "$name" "$1" "$2" "$3" "$4" "$5" "$6"
     t0=$(now)
-    if ! xl create "$cfg" >/run/$name.xl.log 2>&1; then
-        sed 's/^/e2e: xl: /' /run/$name.xl.log
+    if ! xl create -p "/run/$name.cfg" >"/run/$name.xl.log" 2>&1; then
+        sed 's/^/e2e: xl: /' "/run/$name.xl.log"
+        if [ "$net_vif" = 1 ] && [ "$E2E_BACKEND" != blkback ] &&
+            grep -qE 'backend/vif|vif devices|nic devices' "/run/$name.xl.log"; then
+            # Typically libxl waited its 10 s for a vif backend to reach InitWait: blanketd has
+            # none (yet); or the hotplug script reported blanketd's hotplug-error (xl's lines above).
+            result FAIL vif-backend "vif backend not available: xl create failed on the vif (xl's lines above; no InitWait on backend/vif within libxl's 10 s, or a hotplug-error); guests boot without a vif from now on"
+            net_vif=0
+            write_cfg "$name" "$1" "$2" "$3" "$4" "$5" "$6"
+            t0=$(now)
+            xl create -p "/run/$name.cfg" >"/run/$name.xl.log" 2>&1 ||
+                { sed 's/^/e2e: xl: /' "/run/$name.xl.log"; false; }
+        else
+            false
+        fi
+    fi || {
         result FAIL "$name-create" "xl create failed"
         dump_backend_state
+        echo noboot >"/run/g/$name.rc"
         return 0
-    fi
+    }
     domid=$(xl domid "$name")
-    say "$name: xl create took $(since "$t0") s (domid $domid)"
+    echo "$domid" >"/run/g/$name.domid"
+    say "$name: xl create took $(since "$t0") s (domid $domid$([ "$net_vif" = 1 ] && echo ", vif $(guest_mac "$2")"))"
 
     i=0
     while [ ! -f "$log" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    mkfifo /run/$name.fifo
-    sed 's/\r$//; s/^/[L2] /' </run/$name.fifo &
-    sed_pid=$!
-    tail -n +1 -f "$log" >/run/$name.fifo 2>/dev/null &
+    mkfifo "/run/$name.fifo" "/run/$name.marks"
+    prefix "[L2 g$2] " <"/run/$name.fifo" &
+    echo $! >"/run/g/$name.sed"
+    tail -n +1 -f "$log" >"/run/$name.fifo" 2>/dev/null &
     tail_pid=$!
-    mkfifo /run/$name.marks
-    cpu_marks "$name" </run/$name.marks &
-    tail -n +1 -f "$log" >/run/$name.marks 2>/dev/null &
-    marks_pid=$!
+    cpu_marks "$name" <"/run/$name.marks" &
+    tail -n +1 -f "$log" >"/run/$name.marks" 2>/dev/null &
+    echo "$tail_pid $!" >"/run/g/$name.pids"
+}
 
+# wait_guests NAME...: until every guest printed its exit marker, vanished, or E2E_GUEST_TIMEOUT
+# passed. Sets /run/g/NAME.rc: the exit status, "timeout" or "noboot".
+wait_guests() {
     deadline=$(($(date +%s) + E2E_GUEST_TIMEOUT))
     while :; do
-        if grep -q 'E2E-GUEST-EXIT' "$log" 2>/dev/null; then
-            guest_rc=$(tr -d '\r' <"$log" | sed -n 's/.*E2E-GUEST-EXIT \([0-9]*\).*/\1/p' | tail -n1)
-            break
-        fi
-        xl domid "$name" >/dev/null 2>&1 || { say "$name: domain vanished"; break; }
+        pending=""
+        for name in "$@"; do
+            [ ! -f "/run/g/$name.rc" ] || continue
+            log=/var/log/xen/console/guest-$name.log
+            if grep -q 'E2E-GUEST-EXIT' "$log" 2>/dev/null; then
+                tr -d '\r' <"$log" | sed -n 's/.*E2E-GUEST-EXIT \([0-9]*\).*/\1/p' | tail -n1 >"/run/g/$name.rc"
+                say "$name: guest finished (status $(cat "/run/g/$name.rc"))"
+            elif ! xl domid "$name" >/dev/null 2>&1; then
+                say "$name: domain vanished"
+                echo noboot >"/run/g/$name.rc"
+            else
+                pending="$pending $name"
+            fi
+        done
+        [ -n "$pending" ] || break
         if [ "$(date +%s)" -ge "$deadline" ]; then
-            guest_rc=timeout
-            say "$name: no exit marker after ${E2E_GUEST_TIMEOUT} s"
+            for name in $pending; do
+                echo timeout >"/run/g/$name.rc"
+                say "$name: no exit marker after ${E2E_GUEST_TIMEOUT} s"
+            done
             break
         fi
         sleep 1
     done
-    say "$name: guest finished (status $guest_rc) $(since "$t0") s after xl create"
-    [ "$guest_rc" != noboot ] || dump_backend_state
-    if [ -n "$blanketd_pid" ]; then
-        say "blanketctl stats with $name attached:"
-        blanketctl -s /run/blanketd.sock stats 2>&1 | sed 's/^/e2e:   /' || true
-    fi
-
-    # Teardown: xl destroy (phase 1 and every stuck guest), or wait for the guest's own poweroff.
-    if [ "$end" = poweroff ] && [ "$guest_rc" != timeout ]; then
-        i=0
-        while xl domid "$name" >/dev/null 2>&1 && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
-    fi
-    if xl domid "$name" >/dev/null 2>&1; then
-        t1=$(now)
-        if xl destroy "$name" >/run/$name.destroy.log 2>&1; then
-            took=$(since "$t1")
-            # libxl waits 10 s for the backend to reach Closed (6) before removing it anyway.
-            if awk -v t="$took" 'BEGIN { exit !(t < 9.5) }'; then
-                result PASS "$name-destroy" "xl destroy took $took s"
-            else
-                result FAIL "$name-destroy" "xl destroy took $took s: backend did not close in time"
-            fi
-        else
-            sed 's/^/e2e: xl: /' /run/$name.destroy.log
-            result FAIL "$name-destroy" "xl destroy failed"
-        fi
-    fi
-    # Once the domain is gone, libxl has removed its backend directory.
-    i=0
-    while xenstore-exists "/local/domain/0/backend/vbd/$domid" 2>/dev/null && [ $i -lt 30 ]; do
-        sleep 1; i=$((i + 1))
-    done
-    if xenstore-exists "/local/domain/0/backend/vbd/$domid" 2>/dev/null; then
-        result FAIL "$name-cleanup" "backend/vbd/$domid still in xenstore 30 s after the domain died"
-    fi
-
-    sleep 1  # tail -f polls once a second: let it print the last lines
-    kill $tail_pid $marks_pid 2>/dev/null || true
-    wait $sed_pid 2>/dev/null || true
-    rm -f /run/$name.fifo /run/$name.marks
-
-    # Forward the guest's own scenario results and md5s.
-    tr -d '\r' <"$log" | sed -n 's/.*E2E-RESULT \([A-Z]*\) \([^ ]*\) *\(.*\)/\1 \2 \3/p' |
-        while read -r verdict sname detail; do result "$verdict" "$sname" "$detail"; done
-    tr -d '\r' <"$log" | sed -n 's/.*E2E-MD5 \([^ ]*\) \([0-9a-f]*\).*/\1 \2/p' |
-        while read -r tag sum; do echo "$sum" >/run/md5-$tag; done
-    return 0
 }
 
-# PASS guest-PHASE when the guest script ran to the end with status 0; otherwise FAIL, unless the
-# script already reported its failures as scenarios.
-guest_verdict() {
-    if [ "$guest_rc" = 0 ]; then
-        result PASS "guest-$1"
-    elif [ "$guest_rc" = timeout ] || [ "$guest_rc" = noboot ] || ! grep -q '^FAIL' $results; then
-        result FAIL "guest-$1" "guest script status: $guest_rc"
+# finish_guests NAME...: blanketctl stats while the devices are attached; teardown (wait for the
+# guest's own poweroff, or xl destroy: PASS/FAIL NAME-destroy); backend nodes removed; the guests'
+# E2E-RESULT lines and md5s forwarded.
+finish_guests() {
+    for name in "$@"; do
+        [ "$(cat "/run/g/$name.rc")" != noboot ] || dump_backend_state
+    done
+    if [ -n "$blanketd_pid" ]; then
+        say "blanketctl stats with $* attached:"
+        blanketctl -s /run/blanketd.sock stats 2>&1 | sed 's/^/e2e:   /' || true
     fi
+    for name in "$@"; do
+        [ -f "/run/g/$name.domid" ] || continue
+        if [ "$(cat "/run/g/$name.end")" = poweroff ] && [ "$(cat "/run/g/$name.rc")" != timeout ]; then
+            i=0
+            while xl domid "$name" >/dev/null 2>&1 && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
+        fi
+        if xl domid "$name" >/dev/null 2>&1; then
+            t1=$(now)
+            if xl destroy "$name" >"/run/$name.destroy.log" 2>&1; then
+                took=$(since "$t1")
+                # libxl waits 10 s for the backend to reach Closed (6) before removing it anyway.
+                if awk -v t="$took" 'BEGIN { exit !(t < 9.5) }'; then
+                    result PASS "$name-destroy" "xl destroy took $took s"
+                else
+                    result FAIL "$name-destroy" "xl destroy took $took s: backend did not close in time"
+                fi
+            else
+                sed 's/^/e2e: xl: /' "/run/$name.destroy.log"
+                result FAIL "$name-destroy" "xl destroy failed"
+            fi
+        fi
+    done
+    for name in "$@"; do
+        [ -f "/run/g/$name.domid" ] || continue
+        domid=$(cat "/run/g/$name.domid")
+        # Once the domain is gone, libxl has removed its backend directories.
+        for kind in vbd vif; do
+            i=0
+            while xenstore-exists "/local/domain/0/backend/$kind/$domid" 2>/dev/null && [ $i -lt 30 ]; do
+                sleep 1; i=$((i + 1))
+            done
+            if xenstore-exists "/local/domain/0/backend/$kind/$domid" 2>/dev/null; then
+                result FAIL "$name-cleanup" "backend/$kind/$domid still in xenstore 30 s after the domain died"
+            fi
+        done
+    done
+    sleep 1  # tail -f polls once a second: let it print the last lines
+    for name in "$@"; do
+        [ -f "/run/g/$name.pids" ] || continue
+        kill $(cat "/run/g/$name.pids") 2>/dev/null || true
+        wait "$(cat "/run/g/$name.sed")" 2>/dev/null || true
+        rm -f "/run/$name.fifo" "/run/$name.marks"
+        log=/var/log/xen/console/guest-$name.log
+        # Forward the guest's own scenario results and md5s.
+        tr -d '\r' <"$log" | sed -n 's/.*E2E-RESULT \([A-Z]*\) \([^ ]*\) *\(.*\)/\1 \2 \3/p' |
+            while read -r verdict sname detail; do result "$verdict" "$sname" "$detail"; done
+        tr -d '\r' <"$log" | sed -n 's/.*E2E-MD5 \([^ ]*\) \([0-9a-f]*\).*/\1 \2/p' |
+            while read -r tag sum; do echo "$sum" >/run/md5-$tag; done
+    done
+}
+
+# guest_verdict NAME SCENARIO: PASS when the guest script ran to the end with status 0; otherwise
+# FAIL, unless the script already reported its failures as scenarios.
+guest_verdict() {
+    rc=$(cat "/run/g/$1.rc")
+    if [ "$rc" = 0 ]; then
+        result PASS "$2"
+    elif [ "$rc" = timeout ] || [ "$rc" = noboot ] ||
+        ! grep -q 'E2E-RESULT FAIL' "/var/log/xen/console/guest-$1.log" 2>/dev/null; then
+        result FAIL "$2" "guest script status: $rc"
+    fi
+}
+
+# run_phase PHASE SCRIPT END MTU APPEND: all E2E_GUESTS guests at once.
+run_phase() {
+    names=""
+    for gi in $(seq 1 "$E2E_GUESTS"); do
+        start_guest "$1" "$gi" "$2" "$3" "$4" "$5"
+        names="$names $(guest_name "$1" "$gi")"
+    done
+    for name in $names; do
+        [ ! -f "/run/g/$name.domid" ] || xl unpause "$name" || say "$name: xl unpause failed"
+    done
+    say "phase $1: guests running at $(now) s"
+    wait_guests $names
+    finish_guests $names
+    say "phase $1: done at $(now) s"
 }
 
 # --- scenarios ------------------------------------------------------------------------------------
 if [ "$E2E_MODE" = script ]; then
-    # wait: blanketctl stats are taken while the disk is still attached, then xl destroy.
-    boot_guest 1 "/e2e/user/$E2E_GUEST_SCRIPT" wait
-    if [ "$guest_rc" = 0 ]; then
-        result PASS "guest-script:$E2E_GUEST_SCRIPT" "exit status 0"
-    else
-        result FAIL "guest-script:$E2E_GUEST_SCRIPT" "exit status $guest_rc"
-    fi
+    # wait: blanketctl stats are taken while the devices are still attached, then xl destroy.
+    run_phase 1 "/e2e/user/$E2E_GUEST_SCRIPT" wait "$E2E_MTU" "$E2E_GUEST_APPEND"
+    for i in $(seq 1 "$E2E_GUESTS"); do
+        name=$(guest_name 1 "$i")
+        rc=$(cat "/run/g/$name.rc")
+        sname=guest-script:$E2E_GUEST_SCRIPT
+        [ "$E2E_GUESTS" = 1 ] || sname=$sname@g$i
+        if [ "$rc" = 0 ]; then
+            result PASS "$sname" "exit status 0"
+        else
+            result FAIL "$sname" "exit status $rc"
+        fi
+    done
 else
-    boot_guest 1 /e2e/guest/default-1.sh wait   # (a)-(d), and data for (e), (f)
-    guest_verdict 1
-    boot_guest 2 /e2e/guest/default-2.sh poweroff   # (e): a new domain on the same disk
-    guest_verdict 2
+    # Phase 1: every guest runs default.sh (guest 1 the disk scenarios (a)-(d) and the data for (e)
+    # and (f), all of them the network scenarios); xl destroy.
+    run_phase 1 /e2e/guest/default.sh wait "$E2E_MTU" "$E2E_GUEST_APPEND"
+    for i in $(seq 1 "$E2E_GUESTS"); do
+        guest_verdict "$(guest_name 1 "$i")" "guest-1$([ "$i" = 1 ] || echo "-g$i")"
+    done
+    # Phase 2: new domains on the same disks and MACs (e), network at E2E_MTU2; they power off.
+    set_dom0_mtu "$E2E_MTU2"
+    run_phase 2 /e2e/guest/default.sh poweroff "$E2E_MTU2" "$E2E_GUEST_APPEND2"
+    for i in $(seq 1 "$E2E_GUESTS"); do
+        guest_verdict "$(guest_name 2 "$i")" "guest-2$([ "$i" = 1 ] || echo "-g$i")"
+    done
     # (f) what the guest wrote is in the backing file, byte for byte.
     want=$(pattern_md5 backing 1)
     told=$(cat /run/md5-backing 2>/dev/null || echo none)
@@ -271,6 +503,20 @@ else
     fi
 fi
 
+if [ -n "$dom0_if" ]; then
+    say "dom0 interface at the end:"
+    /bin/ip -s link show dev "$dom0_if" 2>&1 | sed 's/^/e2e:   /'
+fi
+if [ -n "$dom0_script_pid" ]; then
+    if [ -f /run/dom0-script.rc ]; then
+        rc=$(cat /run/dom0-script.rc)
+        if [ "$rc" = 0 ]; then result PASS dom0-script "$E2E_DOM0_SCRIPT exited with status 0"
+        else result FAIL dom0-script "$E2E_DOM0_SCRIPT exited with status $rc"; fi
+    else
+        say "dom0 script $E2E_DOM0_SCRIPT still running at the end: stopped"
+        kill -TERM "-$dom0_script_pid" 2>/dev/null || kill "$dom0_script_pid" 2>/dev/null || true
+    fi
+fi
 if [ -n "$blanketd_pid" ]; then
     if kill -0 "$blanketd_pid" 2>/dev/null; then
         result PASS blanketd-alive
