@@ -11,6 +11,13 @@
 # Under emulation the figures measure CPU per request (dom0 and guest share 2 emulated CPUs) and are
 # noisy (~20% on 4 KiB randread): compare medians of >= 3 rounds before concluding.
 #   BENCH_ROUNDS=3 BENCH_SECONDS=15 BENCH_BACKING="direct cached" tests/e2e/bench.sh
+#
+# Then the network (BENCH_NET picks some; "" for none), 2 guests, iperf3 (guest/bench-net.sh,
+# dom0/bench-net.sh): TCP with 1 and 4 streams and 64-byte UDP packets per second, guest->dom0,
+# dom0->guest and guest->guest, blanketd against netback + a Linux bridge:
+#   tap     blanketd's TAP uplink against the bridge, both in dom0 (run.sh --net on)
+#   l0      across L0 (run.sh --net l0): blanketd-kshim through the L0 virtio-net against the bridge
+#           leaving by dom0's own virtio_net; dom0's address on a second NIC on the same QEMU hub
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,7 +26,8 @@ cache=${BLANKET_E2E_CACHE:-$repo/build/e2e}
 rounds=${BENCH_ROUNDS:-1}
 secs=${BENCH_SECONDS:-15}
 backends="blanketd blkback"
-backings=${BENCH_BACKING:-direct cached l0}
+backings=${BENCH_BACKING-direct cached l0}
+nets=${BENCH_NET-tap l0}
 out=$cache/bench
 mkdir -p "$out"
 results=$out/results-$(date +%Y%m%d-%H%M%S).txt
@@ -58,6 +66,27 @@ for r in $(seq 1 "$rounds"); do
             # blanketd's uplink of xvda: "uplink KIND: ops N errors N copies N (X per request)"
             sed -n "s/.*uplink \([a-z]*\): ops \([0-9]*\) .* copies \([0-9]*\) (\([0-9.]*\) per request).*/copies $b $r \1 \2 \3 \4 $k/p" \
                 "$out/round$r-$b-$k.out" | tail -n 2 >>"$results"
+        done
+    done
+done
+
+for r in $(seq 1 "$rounds"); do
+    order=$backends
+    [ $((r % 2)) = 1 ] || order=$(echo "$backends" | awk '{ print $2, $1 }')
+    for k in $nets; do
+        for b in $order; do
+            be=$b net=on
+            [ "$k" != l0 ] || { net=l0; [ "$b" != blanketd ] || be=blanketd-kshim; }
+            echo "bench: round $r/$rounds, network, $be, $k"
+            if ! "$here/run.sh" --backend "$be" --net "$net" --guests 2 --guest-script "$here/guest/bench-net.sh" \
+                    --dom0-script "$here/dom0/bench-net.sh" --guest-append "e2e.bench_seconds=$secs" \
+                    --timeout $((300 + 20 * secs)) | tee "$out/round$r-$b-net-$k.out"; then
+                echo "bench: round $r with $b (network, $k) FAILED (log: $cache/logs/last.log)"
+                failed=1
+            fi
+            # "net backend round test value unit setup"
+            sed -n "s/.*BENCHNET \([a-z0-9-]*\) \([0-9.]*\) \([a-zA-Z/]*\).*/net $b $r \1 \2 \3 $k/p" \
+                "$out/round$r-$b-net-$k.out" >>"$results"
         done
     done
 done
@@ -118,4 +147,29 @@ for k in $backings; do
     }' "$results"
 done
 echo "(medians over rounds; ratio = blanketd/blkback IOPS)"
+for k in $nets; do
+    case $k in
+    l0) echo "-- network across L0: blanketd = blanketd-kshim (L0 virtio-net through kshim), kernel = netback + bridge over dom0's virtio_net" ;;
+    *) echo "-- network in dom0: blanketd = TAP uplink, kernel = netback + bridge" ;;
+    esac
+    awk -v k="$k" '
+    function median(key,   c, i, j, t, a) {
+        c = n[key]; if (c == 0) return -1
+        for (i = 1; i <= c; i++) a[i] = v[key, i]
+        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+    }
+    $1 == "net" && $7 == k { key = $2 SUBSEP $4; v[key, ++n[key]] = $5; unit[$4] = $6 }
+    END {
+        printf "%-12s %12s %12s %-8s %7s\n", "test", "blanketd", "kernel", "", "ratio"
+        split("tcp1-g2d tcp4-g2d tcp1-d2g tcp4-d2g tcp1-g2g tcp4-g2g udp64-g2d udp64-d2g udp64-g2g", t, " ")
+        for (i = 1; i <= 9; i++) {
+            a = median("blanketd" SUBSEP t[i]); b = median("blkback" SUBSEP t[i])
+            if (a < 0 && b < 0) continue
+            printf "%-12s %12s %12s %-8s %7s\n", t[i], a < 0 ? "n/a" : a, b < 0 ? "n/a" : b, unit[t[i]],
+                (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "n/a"
+        }
+    }' "$results"
+done
+[ -z "$nets" ] || echo "(g2d guest->dom0, d2g dom0->guest, g2g guest->guest; ratio = blanketd/kernel)"
 exit $failed

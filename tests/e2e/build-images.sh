@@ -48,8 +48,11 @@ kver_guest=$abi-cloud-amd64
 # mount: util-linux's losetup (busybox's has no --direct-io, which --backing direct needs for blkback).
 # iproute2: bridges and the network set-up (xl's vif-bridge script uses ip or brctl).
 dom0_roots="xen-utils-4.17 xen-utils-common xenstore-utils libxendevicemodel1 libgcc-s1
-  busybox-static bash util-linux mount iproute2 libev4 liburing2 libinih1 libsystemd0"
+  busybox-static bash util-linux mount iproute2 libev4 liburing2 libinih1 libsystemd0 iperf3"
 guest_roots="busybox-static"
+# bench.sh's network part: iperf3 in the guest too, with only the shared libraries it needs (the
+# guest image is otherwise static: libc6 and libssl3 whole would triple its size).
+guest_iperf_roots="iperf3 libiperf0 libsctp1 libssl3 libc6"
 
 # Print the roots plus every library package (lib*, or in Section libs like zlib1g) they
 # (transitively) Depend/Pre-Depend on. Other dependencies (python3, udev, ...) are deliberately not
@@ -119,6 +122,34 @@ mkcpio() {
 
 # Does root $1 have command $2 in one of the PATH directories? (-L: links point into the image,
 # not at the host's files, so -e alone would lie.)
+# add_dynamic ROOT BIN DEB...: BIN (a path inside the packages) into ROOT with the shared libraries
+# it needs, found (transitively, by DT_NEEDED) in the packages, and the dynamic loader.
+add_dynamic() {
+    local root=$1 bin=$2 x=$work/dyn lib need todo done=" "
+    shift 2
+    rm -rf "$x"; mkdir -p "$x"
+    for d in "$@"; do dpkg-deb -x "$d" "$x"; done
+    mkdir -p "$root/usr/bin" "$root/lib64" "$root/usr/lib/x86_64-linux-gnu"
+    cp "$x/$bin" "$root/usr/bin/"
+    cp -L "$x/lib64/ld-linux-x86-64.so.2" "$root/lib64/" 2>/dev/null ||
+        cp -L "$x/usr/lib64/ld-linux-x86-64.so.2" "$root/lib64/"
+    todo=$x/$bin
+    while [ -n "$todo" ]; do
+        set -- $todo; todo=""
+        for f in "$@"; do
+            for need in $(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+                case "$done" in *" $need "*) continue ;; esac
+                done="$done$need "
+                lib=$(find "$x" -name "$need" | head -n1)
+                [ -n "$lib" ] || die "add_dynamic: $need (for $(basename "$f")) is in none of the packages"
+                cp -L "$lib" "$root/usr/lib/x86_64-linux-gnu/"
+                todo="$todo $lib"
+            done
+        done
+    done
+    rm -rf "$x"
+}
+
 has_cmd() {
     local d
     for d in bin sbin usr/bin usr/sbin; do
@@ -221,6 +252,7 @@ if ! stamp_ok "$pkgs_list" "$pkgs_key"; then
 fi
 dom0_debs=$(fetch $(cat "$pkgs_list"))
 guest_debs=$(fetch $guest_roots)
+guest_iperf_debs=$(fetch $guest_iperf_roots)
 build_fio
 
 # Xen: QEMU's multiboot loader boots the gunzipped ELF.
@@ -235,7 +267,7 @@ if ! stamp_ok "$img/xen.elf" "$key"; then
 fi
 
 # Guest base initramfs. Its /init and scenario scripts come with run.sh's per-run cpio.
-key=$(key_of $guest_debs "$kguest_deb" "$(sha256sum "$fio_bin")")
+key=$(key_of $guest_debs $guest_iperf_debs "$kguest_deb" "$(sha256sum "$fio_bin")")
 if ! stamp_ok "$img/guest.cpio" "$key"; then
     log "assembling guest.cpio"
     tree=$(kernel_tree "$kguest_deb" "$kver_guest")
@@ -251,6 +283,7 @@ if ! stamp_ok "$img/guest.cpio" "$key"; then
         has_cmd "$root" $c || die "busybox has no $c applet"
     done
     cp "$fio_bin" "$root/usr/bin/fio"
+    add_dynamic "$root" usr/bin/iperf3 $guest_iperf_debs
     # IPv6 is built into the -cloud kernel (CONFIG_IPV6=y); netfront is a module.
     grep -qx 'CONFIG_IPV6=y' "$tree/boot/config-$kver_guest" || die "guest kernel: IPv6 is not built in"
     install_modules "$tree" "$root" "$kver_guest" xen-evtchn xen-gntalloc xen-gntdev xen-blkfront \

@@ -5,7 +5,7 @@
 # I/O through it.
 #
 #   tests/e2e/run.sh [--backend blanketd|kernel|blkback|blanketd-kshim] [--guest-script FILE]
-#                    [--guests N] [--dom0-script FILE] [--mtu N] [--net on|off]
+#                    [--guests N] [--dom0-script FILE] [--mtu N] [--net on|off|l0]
 #                    [--guest-append "ARGS"] [--backing direct|cached] [--disk file|l0]
 #                    [--timeout SEC] [--guest-timeout SEC] [--verbose]
 #
@@ -17,6 +17,10 @@
 # drives through kshim (blanketd-kshim). --mtu: dom0's and the guests' MTU (default 1500).
 # --dom0-script FILE: runs as root in dom0, in the background, once dom0's network is up and before
 # the guests are created (output prefixed [dom0-script]). --net off: no vifs, no dom0 network.
+# --net l0: as on, but dom0's side is always across L0, over two QEMU NICs on one QEMU hub: the one
+# the guests' traffic leaves by (kshim:net0 for blanketd-kshim, which implies it; enslaved to
+# xenbr0 under dom0's virtio_net for kernel) and dom0's own, which has 10.0.0.1 (for bench.sh:
+# kshim against netback over dom0's virtio_net).
 #
 # --backing: how the backend reaches the image files on dom0's /srv, the same for both backends so
 # that they compare like for like. direct (default): blanketd opens them O_DIRECT, blkback gets loop
@@ -89,8 +93,12 @@ direct | cached) ;;
 esac
 case "$net" in
 on | off) ;;
-*) echo "run.sh: --net must be on or off" >&2; exit 2 ;;
+l0) [ "$backend" != blanketd ] ||
+        { echo "run.sh: --net l0 is for --backend kernel or blanketd-kshim (blanketd's uplink is a TAP)" >&2; exit 2; } ;;
+*) echo "run.sh: --net must be on, off or l0" >&2; exit 2 ;;
 esac
+# blanketd-kshim's network always crosses L0.
+[ "$backend" != blanketd-kshim ] || [ "$net" != on ] || net=l0
 case "$guests" in
 "") ;;
 *[!0-9]* | 0*) echo "run.sh: --guests must be a number from 1" >&2; exit 2 ;;
@@ -168,7 +176,8 @@ E2E_GUEST_SCRIPT=$(q "$(basename "$guest_script")")
 E2E_GUEST_TIMEOUT=$guest_timeout
 E2E_GUEST_APPEND2=$(q "$guest_append2")
 E2E_GUESTS=$guests
-E2E_NET=$([ "$net" = on ] && echo 1 || echo 0)
+E2E_NET=$([ "$net" != off ] && echo 1 || echo 0)
+E2E_NET_L0=$([ "$net" = l0 ] && echo 1 || echo 0)
 E2E_MTU=$mtu
 E2E_MTU2=$mtu2
 E2E_NET_MIB=${E2E_NET_MIB:-32}
@@ -205,7 +214,7 @@ if [ "$backend" != blkback ]; then
     # NIC kshim:net0. dom0 falls back to blanket-novif.conf (and guests without a vif) when blanketd
     # refuses it, so that the disk scenarios still run on a blanketd without the vif backend.
     cp "$rt/etc/blanket-novif.conf" "$rt/etc/blanket.conf"
-    if [ "$net" = on ]; then
+    if [ "$net" != off ]; then
         if [ "$backend" = blanketd-kshim ]; then
             printf 'net0 = %s\n[vif]\nuplink = kshim:net0\n' "$kshim_net_pci" >>"$rt/etc/blanket.conf"
         else
@@ -248,7 +257,7 @@ mkfs.ext4 -q -F -L srv -E lazy_itable_init=0,lazy_journal_init=0 "$run/srv.img"
 l0_args=()
 # blanketd-kshim: two NICs on QEMU hub 0, so that packets really cross L0: the one blanketd drives
 # through kshim (modern-only, MSI-X) and dom0's own (virtio_net), which gets 10.0.0.1.
-if [ "$backend" = blanketd-kshim ] && [ "$net" = on ]; then
+if [ "$net" = l0 ]; then
     l0_args+=(-netdev "hubport,id=kshimnet,hubid=0"
               -device "virtio-net-pci,netdev=kshimnet,disable-legacy=on,mac=52:54:00:12:34:07,addr=0x${kshim_net_pci##*:00:0}"
               -netdev "hubport,id=dom0net,hubid=0"

@@ -112,6 +112,10 @@ fi
 # the vifs join (kernel), blanketd's TAP uplink (blanketd), or dom0's own virtio_net NIC on the QEMU
 # hub that the NIC blanketd drives through kshim is on too (blanketd-kshim).
 dom0_if=""
+# The interface of dom0's virtio_net on NIC PCI $1 (run.sh --net l0), or nothing.
+pci_if() {
+    for n in /sys/bus/pci/devices/$1/virtio*/net/*; do [ -e "$n" ] && echo "${n##*/}"; done
+}
 if [ "$E2E_NET" = 1 ]; then
     case "$E2E_BACKEND" in
     blkback)
@@ -119,6 +123,20 @@ if [ "$E2E_NET" = 1 ]; then
         # No snooping: IPv6 neighbour discovery must reach every port whatever MLD was seen.
         echo 0 >/sys/class/net/xenbr0/bridge/multicast_snooping
         dom0_if=xenbr0
+        if [ "${E2E_NET_L0:-0}" = 1 ]; then
+            # --net l0: the bridge leaves by dom0's virtio_net on the first hub NIC (what
+            # kshim:net0 is for blanketd-kshim); dom0's address is on the second.
+            up_if=$(pci_if "$E2E_KSHIM_NET_PCI")
+            dom0_if=$(pci_if "$E2E_DOM0_NET_PCI")
+            if [ -n "$up_if" ] && [ -n "$dom0_if" ] && /bin/ip link set "$up_if" mtu "$E2E_MTU" &&
+                /bin/ip link set "$up_if" master xenbr0 && /bin/ip link set "$up_if" up &&
+                /bin/ip link set xenbr0 up; then
+                say "xenbr0 leaves by $up_if ($E2E_KSHIM_NET_PCI); dom0 is on $dom0_if ($E2E_DOM0_NET_PCI)"
+            else
+                result FAIL dom0-net "--net l0: no virtio_net on $E2E_KSHIM_NET_PCI or $E2E_DOM0_NET_PCI"
+                dom0_if=""
+            fi
+        fi
         ;;
     blanketd)
         if [ "$net_vif" = 1 ]; then
@@ -132,9 +150,7 @@ if [ "$E2E_NET" = 1 ]; then
         fi
         ;;
     blanketd-kshim)
-        for n in /sys/bus/pci/devices/$E2E_DOM0_NET_PCI/virtio*/net/*; do
-            [ -e "$n" ] && dom0_if=${n##*/}
-        done
+        dom0_if=$(pci_if "$E2E_DOM0_NET_PCI")
         [ -n "$dom0_if" ] || result FAIL dom0-net "no network interface on dom0's NIC $E2E_DOM0_NET_PCI"
         say "NIC $E2E_KSHIM_NET_PCI (kshim:net0): driver $(basename "$(readlink /sys/bus/pci/devices/$E2E_KSHIM_NET_PCI/driver 2>/dev/null)" 2>/dev/null)"
         ;;
@@ -154,6 +170,8 @@ fi
 set_dom0_mtu() {
     [ -n "$dom0_if" ] || return 0
     /bin/ip link set "$dom0_if" mtu "$1" || result FAIL dom0-net "cannot set $dom0_if's MTU to $1"
+    [ -z "${up_if:-}" ] || /bin/ip link set "$up_if" mtu "$1" ||
+        result FAIL dom0-net "cannot set $up_if's MTU to $1"
 }
 
 # The default scenarios' services in dom0 (net-serve.sh: sink, source, barrier).
