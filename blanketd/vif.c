@@ -445,46 +445,34 @@ void vif_fatal(struct vif *v, const char *why)
 
 /* --- watches and events ---------------------------------------------------------- */
 
-static void scan(void)
+/* A device the scan found: probe it unless we have it. */
+static void found(uint32_t domid, uint32_t devid)
 {
-	char path[128], **doms, **devs;
-	unsigned nd, nv;
-
-	doms = bl_xs_directory(xen, 0, be_root, &nd);
-	for (unsigned i = 0; doms && i < nd; i++) {
-		snprintf(path, sizeof(path), "%s/%s", be_root, doms[i]);
-		devs = bl_xs_directory(xen, 0, path, &nv);
-		for (unsigned j = 0; devs && j < nv; j++) {
-			uint32_t domid = (uint32_t)strtoul(doms[i], NULL, 10);
-			uint32_t devid = (uint32_t)strtoul(devs[j], NULL, 10);
-
-			if (!find(domid, devid))
-				probe(domid, devid);
-		}
-		free(devs);
-	}
-	free(doms);
+	if (!find(domid, devid))
+		probe(domid, devid);
 }
 
 void vif_xs_event(const char *path, const char *token)
 {
-	size_t n = strlen(be_root);
-	unsigned domid, devid;
-	int used = 0;
+	uint32_t domid, devid;
+	const char *rest;
 	struct vif *v;
 
 	if (!strncmp(token, "vfe:", 4)) {
-		if (sscanf(token, "vfe:%u:%u", &domid, &devid) == 2 && (v = find(domid, devid)))
+		unsigned d, i;
+
+		if (sscanf(token, "vfe:%u:%u", &d, &i) == 2 && (v = find(d, i)))
 			update(v);
 		return;
 	}
-	if (strcmp(token, "vif") || strncmp(path, be_root, n))
+	if (strcmp(token, "vif"))
 		return;
-	if (path[n] == '\0') {
-		scan();
+	switch (xs_backend_where(path, be_root, &domid, &devid, &rest)) {
+	case XS_ROOT:
+		xs_scan_devices(xen, be_root, found);
 		return;
-	}
-	if (sscanf(path + n, "/%u%n", &domid, &used) == 1 && path[n + used] == '\0') {
+	case XS_DOMAIN:
+		/* A whole domain's directory changed (removed): look at its devices. */
 		for (v = vifs; v;) {
 			struct vif *next = v->next;
 
@@ -493,20 +481,22 @@ void vif_xs_event(const char *path, const char *token)
 			v = next;
 		}
 		return;
-	}
-	if (sscanf(path + n, "/%u/%u%n", &domid, &devid, &used) != 2)
+	case XS_DEVICE:
+		break;
+	default:
 		return;
+	}
 	v = find(domid, devid);
 	if (!v) {
 		probe(domid, devid);
 		return;
 	}
-	if (!strcmp(path + n + used, "/rate")) {
+	if (!strcmp(rest, "/rate")) {
 		read_rate(v);
 		return;
 	}
-	if (path[n + used] == '\0' || !strcmp(path + n + used, "/state") ||
-	    !strcmp(path + n + used, "/online"))
+	/* Our own feature writes fire this watch too; only these matter. */
+	if (rest[0] == '\0' || !strcmp(rest, "/state") || !strcmp(rest, "/online"))
 		update(v);
 }
 

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "xs_util.h"
 
@@ -71,4 +72,43 @@ void xs_kv_set(struct xs_kv *kv, unsigned *n, const char *key, unsigned long lon
 	kv[*n].key = key;
 	snprintf(kv[*n].val, sizeof(kv[*n].val), "%llu", v);
 	(*n)++;
+}
+
+void xs_scan_devices(struct bl_xen *x, const char *root, void (*found)(uint32_t domid, uint32_t devid))
+{
+	char path[128], **doms, **devs;
+	unsigned nd, nv;
+
+	doms = bl_xs_directory(x, 0, root, &nd);
+	for (unsigned i = 0; doms && i < nd; i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, doms[i]);
+		devs = bl_xs_directory(x, 0, path, &nv);
+		for (unsigned j = 0; devs && j < nv; j++)
+			found((uint32_t)strtoul(doms[i], NULL, 10), (uint32_t)strtoul(devs[j], NULL, 10));
+		free(devs);
+	}
+	free(doms);
+}
+
+enum xs_where xs_backend_where(const char *path, const char *root, uint32_t *domid,
+			       uint32_t *devid, const char **rest)
+{
+	size_t n = strlen(root);
+	unsigned d, v;
+	int used = 0;
+
+	if (strncmp(path, root, n))
+		return XS_OTHER;
+	if (path[n] == '\0')
+		return XS_ROOT;
+	if (sscanf(path + n, "/%u%n", &d, &used) == 1 && path[n + used] == '\0') {
+		*domid = d;
+		return XS_DOMAIN;
+	}
+	if (sscanf(path + n, "/%u/%u%n", &d, &v, &used) != 2)
+		return XS_OTHER;
+	*domid = d;
+	*devid = v;
+	*rest = path + n + used;
+	return XS_DEVICE;
 }
