@@ -24,10 +24,10 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/xs_util.c blanketd/vbd.c blanketd/vbd_ring.c \
             blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/kshim_blk.c blanketd/uplink_kshim.c \
             blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/vnet_hdr.c blanketd/uplink_tap.c \
-            blanketd/kshim_net.c blanketd/uplink_kshim_net.c \
+            blanketd/kshim_net.c blanketd/sw_gso.c blanketd/uplink_kshim_net.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
 UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif \
-            test_switch test_vif test_kshim_net
+            test_switch test_vif test_kshim_net test_sw_gso
 FUZZ     := fuzz_blkif fuzz_config fuzz_netif
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -92,6 +92,9 @@ $(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/ksh
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
 $(B)/tests/test_kshim_net: tests/unit/test_kshim_net.c $(B)/obj/blanketd/kshim_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/kshim_chain.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
+$(B)/tests/test_sw_gso: tests/unit/test_sw_gso.c $(B)/obj/blanketd/sw_gso.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)

@@ -339,6 +339,10 @@ void *kshim_pool(int fd, size_t *len, bool writable, uint32_t *id)
 	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
+	/* Fault every page in before kshim pins it: a read-only pin of memory
+	 * never touched pins the shared zero page, and what we write there
+	 * later lands in private copies the device never sees. */
+	memset(p, 0, *len);
 	if (kshim_reg(fd, (uintptr_t)p, *len, writable, id) < 0) {
 		e = errno;
 		munmap(p, *len);

@@ -7,7 +7,9 @@
  * little-endian virtio_net_hdr_v1 (num_buffers always present); its first
  * 10 bytes are the TAP's vnet header, so vnet_hdr.c translates both.  A TX
  * frame whose offload the device did not negotiate cannot be sent as is
- * (its checksum field is in the guest's read-only page): refused.
+ * (its checksum field is in the guest's read-only page): knet_tx_hdr
+ * refuses it, and uplink_kshim_net.c does the offload in software
+ * instead (sw_gso.h: header copies, the payload still the guest's pages).
  *
  * Receive buffers.  The RX pool is page-sized buffers (one descriptor
  * each).  With VIRTIO_NET_F_MRG_RXBUF a frame of up to 64 KiB (GUEST_TSO)
@@ -34,7 +36,7 @@
 
 /* The header for a TX frame, given the negotiated features: 0, or
  * -EOPNOTSUPP when the device cannot take its offload (csum_blank without
- * VIRTIO_NET_F_CSUM, TSO without HOST_TSO4/6). */
+ * VIRTIO_NET_F_CSUM, TSO without HOST_TSO4/6): sw_gso's job then. */
 int knet_tx_hdr(const struct net_meta *m, uint64_t features, struct virtio_net_hdr_v1 *h);
 /* A received frame's offload state: 0, or -1 (what netif cannot carry). */
 int knet_rx_meta(const struct virtio_net_hdr_v1 *h, struct net_meta *m);

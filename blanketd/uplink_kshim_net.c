@@ -28,6 +28,18 @@
  * frames as they are; GUEST_CSUM/GUEST_TSO4/6 (with MRG_RXBUF) bring
  * partial checksums and 64 KiB frames in, which netif carries to the
  * guests as they are.  See kshim_net.h for the header and buffer rules.
+ *
+ * A device without them (QEMU's virtio-net on a hub offers none) still
+ * gets the guests' offloaded frames, as Linux's stack would give a NIC
+ * without offloads: sw_gso.c fills the checksum in or cuts the TSO frame
+ * into MSS-sized TCP packets.  Each packet is one chain: a (zero)
+ * virtio_net_hdr and a fixed-up copy of the frame's headers, both from a
+ * registered header slot, then the guest's pages for that packet's
+ * payload (still zero copy of payload; stats.copies counts the header
+ * bytes).  The packets are built
+ * at KICK time straight into the registered slots, as many per pass as
+ * the TX area holds; the guest's frame is done (tx_done) when the last
+ * of its chains is.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,23 +58,40 @@
 #include "kshim_dev.h"
 #include "kshim_net.h"
 #include "log.h"
+#include "sw_gso.h"
 #include "uplink.h"
 #include "uring.h"
 
 #define RXQ 0                        /* receiveq1 */
 #define TXQ 1                        /* transmitq1 */
 #define HDR_SLOT 16u                 /* bytes per TX header in the pool */
+/* ... when packets carry their headers there too (sw_gso): 256-byte
+ * slots never cross a page, so each piece of a slot is one descriptor. */
+#define HDR_SLOT_SOFT 256u
+#define SOFT_PKT_OFF 16u             /* the packet's headers, after the virtio header */
+_Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT_SOFT, "header slot too small");
 #define TX_BACKLOG 1024u             /* frames waiting for the device at most */
 
-/* A frame given to tx_async. */
+/* A frame given to tx_async: one chain, or (soft) one per packet that
+ * sw_gso makes of it. */
 struct ktx {
-	struct ktx *next;                /* the FIFO, or the free header slots' owner list */
+	struct ktx *next;                /* the FIFO */
 	void *cookie;
 	struct virtio_net_hdr_v1 hdr;
 	size_t len;
 	unsigned nseg, nspan;
 	struct kshim_seg seg[KNET_TX_MAX_SEGS];
 	struct knet_span span[KNET_TX_MAX_SPANS];
+	unsigned nchains;                /* chains the frame is sent as */
+	unsigned next_chain;             /* chains submitted so far */
+	unsigned chains_out;             /* submitted, not completed */
+	bool queued;                     /* on the FIFO (chains left to submit) */
+	int res;                         /* what tx_done will say */
+	int bad;                         /* a chain cannot be built: drop at the head */
+	bool soft;                       /* offload done here: sw, iov */
+	unsigned niov;
+	struct iovec iov[KNET_TX_MAX_IOV]; /* the caller's array is gone after tx_async */
+	struct sw_gso sw;
 };
 
 /* A received frame in the switch's hands. */
@@ -88,7 +117,7 @@ struct knet {
 	struct kmap map;                 /* long-lived registrations (mem_register) */
 	/* TX */
 	uint8_t *hdrs;                   /* header slots, registered read-only */
-	size_t hdrs_len;
+	size_t hdrs_len, slot_size;
 	uint32_t hdrs_region;
 	struct ktx **slot;               /* [nslots]: the frame using header slot i */
 	uint16_t *slot_free;             /* stack of free slot numbers */
@@ -160,6 +189,18 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 		return -ENOMEM;
 	}
 	rc = knet_tx_hdr(m, k->features, &t->hdr);
+	t->nchains = 1;
+	if (rc == -EOPNOTSUPP) {
+		/* The device lacks the offload: done here, packet by packet. */
+		rc = sw_gso_prepare(&t->sw, iov, n, m);
+		if (rc < 0)
+			log_debug("kshim-net %s: dropping an offloaded frame the device cannot take "
+				  "and sw_gso refuses: %s", u->name, strerror(-rc));
+		t->soft = rc == 0;
+		t->nchains = t->sw.nsegs;
+	}
+	t->niov = n;
+	memcpy(t->iov, iov, n * sizeof(*iov));
 	if (rc == 0) {
 		rc = knet_tx_spans(&k->map, iov, n, t->span, KNET_TX_MAX_SPANS);
 		t->nspan = 0;
@@ -175,11 +216,13 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 		t->nspan++;
 		u->stats.registrations++;
 	}
+	/* A soft frame's chains are built later from the same spans: this
+	 * checks now that every page is covered. */
 	if (rc >= 0) {
 		rc = knet_tx_segs(&k->map, t->span, t->nspan, iov, n, t->seg, KNET_TX_MAX_SEGS);
 		t->nseg = rc > 0 ? (unsigned)rc : 0;
 	}
-	if (rc > 0 && 1u + t->nseg > k->q[TXQ].size)
+	if (rc > 0 && !t->soft && 1u + t->nseg > k->q[TXQ].size)
 		rc = -EMSGSIZE;
 	if (rc <= 0) {
 		unreg_spans(k, t);
@@ -190,6 +233,7 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 	for (unsigned i = 0; i < n; i++)
 		t->len += iov[i].iov_len;
 	t->cookie = cookie;
+	t->queued = true;
 	*k->txq_tail = t;
 	k->txq_tail = &t->next;
 	k->txq_len++;
@@ -199,28 +243,83 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 
 static void kill_device(struct knet *k, const char *why, int e);
 
-/* The frames that fit into the TX area, from the FIFO's head (left on it
- * until the KICK says which went). */
+/* Chain c of frame t into slot s and the area from seg[nseg] on: the
+ * number of data segments after the header, or -errno (-E2BIG: not within
+ * room). */
+static int chain_build(struct knet *k, struct ktx *t, unsigned c, unsigned s,
+		       struct kshim_seg *seg, unsigned room)
+{
+	uint8_t *slot = k->hdrs + (size_t)s * k->slot_size;
+	struct iovec piece[KNET_TX_MAX_IOV];
+	int np;
+
+	if (!t->soft) {
+		if (t->nseg > room)
+			return -E2BIG;
+		memcpy(slot, &t->hdr, KNET_HDR_LEN);
+		memcpy(seg, t->seg, t->nseg * sizeof(*t->seg));
+		return (int)t->nseg;
+	}
+	/* No offload asked of the device: a zero virtio header (its own
+	 * descriptor, as for every frame), then the packet's fixed-up headers
+	 * from the same slot, then the guest's payload pieces. */
+	if (room < 1)
+		return -E2BIG;
+	np = sw_gso_segment(&t->sw, c, t->iov, t->niov, slot + SOFT_PKT_OFF, piece,
+			    KNET_TX_MAX_IOV);
+	if (np >= 0)
+		np = knet_tx_segs(&k->map, t->span, t->nspan, piece, (unsigned)np, seg + 1,
+				  room - 1);
+	if (np < 0)
+		return np;
+	seg[0] = (struct kshim_seg){ .region = k->hdrs_region,
+				     .offset = (uint64_t)s * k->slot_size + SOFT_PKT_OFF,
+				     .len = t->sw.hlen };
+	np++;
+	memset(slot, 0, KNET_HDR_LEN);
+	return np;
+}
+
+/* The chains that fit into the TX area, from the FIFO's head (frames stay
+ * on it until the KICK has taken all their chains). */
 static unsigned tx_build(struct knet *k, unsigned *nslot)
 {
 	struct kshim_q *q = &k->q[TXQ];
 	unsigned n = 0, nseg = 0;
 
-	for (struct ktx *t = k->txq; t && n < q->size; t = t->next) {
-		unsigned s;
+	for (struct ktx *t = k->txq; t && n < q->size && !t->bad; t = t->next) {
+		unsigned c;
 
-		if (nseg + 1 + t->nseg > q->size || !k->nslot_free)
+		for (c = t->next_chain; c < t->nchains && n < q->size; c++) {
+			unsigned s;
+			int np;
+
+			if (nseg + 1 > q->size || !k->nslot_free)
+				goto out;
+			s = k->slot_free[k->nslot_free - 1];
+			q->seg[nseg] = (struct kshim_seg){
+				.region = k->hdrs_region, .offset = (uint64_t)s * k->slot_size,
+				.len = KNET_HDR_LEN };
+			np = chain_build(k, t, c, s, &q->seg[nseg + 1], q->size - nseg - 1);
+			if (np == -E2BIG && nseg)
+				goto out;       /* the next KICK has room */
+			if (np < 0) {
+				/* Never fits, or a page not covered: our bug. */
+				log_err("kshim-net %s: a TX chain cannot be built: %s", k->u.name,
+					strerror(-np));
+				t->bad = np == -E2BIG ? -EMSGSIZE : -EIO;
+				goto out;
+			}
+			k->nslot_free--;
+			k->slot[s] = t;
+			q->ch[n++] = (struct kshim_chain){ .cookie = s, .seg_first = nseg,
+							   .seg_count = (uint16_t)(1 + np) };
+			nseg += 1 + (unsigned)np;
+		}
+		if (c < t->nchains)
 			break;
-		s = k->slot_free[--k->nslot_free];
-		k->slot[s] = t;
-		memcpy(k->hdrs + s * HDR_SLOT, &t->hdr, KNET_HDR_LEN);
-		q->seg[nseg] = (struct kshim_seg){ .region = k->hdrs_region, .offset = s * HDR_SLOT,
-						   .len = KNET_HDR_LEN };
-		memcpy(&q->seg[nseg + 1], t->seg, t->nseg * sizeof(*t->seg));
-		q->ch[n++] = (struct kshim_chain){ .cookie = s, .seg_first = nseg,
-						   .seg_count = (uint16_t)(1 + t->nseg) };
-		nseg += 1 + t->nseg;
 	}
+out:
 	*nslot = n;
 	return n;
 }
@@ -239,7 +338,20 @@ static struct ktx *txq_pop(struct knet *k)
 	if (!k->txq)
 		k->txq_tail = &k->txq;
 	k->txq_len--;
+	t->queued = false;
 	return t;
+}
+
+/* The head of the FIFO is dropped (res): its chains at the device still
+ * complete, then the owner hears. */
+static void tx_abandon(struct knet *k, int res)
+{
+	struct ktx *t = txq_pop(k);
+
+	t->res = res;
+	t->next_chain = t->nchains;
+	if (!t->chains_out)
+		tx_complete(k, t, res);
 }
 
 /* One KICK of the TX queue: submit what fits, collect what the device
@@ -251,6 +363,9 @@ static bool run_tx(struct knet *k, unsigned round)
 	unsigned n = 0, built;
 	int e = 0;
 
+	/* A frame one of whose chains cannot be built goes once it is first. */
+	while (k->txq && k->txq->bad)
+		tx_abandon(k, k->txq->bad);
 	if (round >= 1 && k->tx_inflight && !k->collect[TXQ])
 		return false;
 	/* The KICK collects before it submits: an interrupt may have freed
@@ -271,26 +386,38 @@ static bool run_tx(struct knet *k, unsigned round)
 		kill_device(k, "TX KICK failed", e);
 		return true;
 	}
-	/* Submitted frames leave the FIFO; the others keep their place. */
-	for (unsigned i = 0; i < kk.sq_done; i++)
-		txq_pop(k);
+	/* Frames whose chains are all submitted leave the FIFO; the others
+	 * keep their place. */
+	for (unsigned i = 0; i < kk.sq_done; i++) {
+		struct ktx *t = k->slot[q->ch[i].cookie];
+
+		t->next_chain++;
+		t->chains_out++;
+		if (t->soft)
+			k->u.stats.copies += t->sw.hlen;
+		if (t->next_chain == t->nchains && t->queued)
+			txq_pop(k);     /* chains go in FIFO order: t is the head */
+	}
 	k->tx_inflight += kk.sq_done;
 	for (unsigned i = kk.sq_done; i < built; i++)
 		slot_put(k, (unsigned)q->ch[i].cookie);
 	if (e == ENOSPC) {
 		/* A frame needing more descriptors than the whole ring would wait
 		 * forever: with nothing in flight, drop it. */
-		if (!k->tx_inflight && kk.sq_done == 0 && kk.cq_count == 0) {
+		if (!k->tx_inflight && kk.sq_done == 0 && kk.cq_count == 0 && k->txq) {
 			log_err("kshim-net %s: a frame does not fit the TX ring", k->u.name);
-			tx_complete(k, txq_pop(k), -EMSGSIZE);
+			tx_abandon(k, -EMSGSIZE);
 		} else {
 			k->tx_full = true;
 		}
 	} else if (e) {
 		/* kshim refused a chain we built: our bug, not the guest's. */
 		log_err("kshim-net %s: TX chain refused: %s", k->u.name, strerror(e));
-		tx_complete(k, txq_pop(k), -EIO);
+		if (k->txq)
+			tx_abandon(k, -EIO);
 	}
+	if (k->txq && k->txq->bad)
+		tx_abandon(k, k->txq->bad);
 	if (kk.cq_count)
 		k->tx_full = false;
 	for (unsigned i = 0; i < kk.cq_count; i++) {
@@ -301,7 +428,8 @@ static bool run_tx(struct knet *k, unsigned round)
 			continue; /* kshim checked the id; the cookie is ours */
 		slot_put(k, s);
 		k->tx_inflight--;
-		tx_complete(k, t, 0);
+		if (--t->chains_out == 0 && !t->queued)
+			tx_complete(k, t, t->res);
 	}
 	return kk.cq_count > 0 || (e && e != ENOSPC);
 }
@@ -456,16 +584,23 @@ static void close_device(struct knet *k)
 /* Every frame queued or in flight is done with, unsent. */
 static void fail_tx(struct knet *k, int res)
 {
-	while (k->txq)
-		tx_complete(k, txq_pop(k), res);
 	for (unsigned s = 0; s < k->nslots; s++)
 		if (k->slot[s]) {
 			struct ktx *t = k->slot[s];
 
 			slot_put(k, s);
 			k->tx_inflight--;
-			tx_complete(k, t, res);
+			if (!t->res)
+				t->res = res;
+			if (--t->chains_out == 0 && !t->queued)
+				tx_complete(k, t, t->res);
 		}
+	/* Queued frames have no chain out now. */
+	while (k->txq) {
+		struct ktx *t = txq_pop(k);
+
+		tx_complete(k, t, t->res ? t->res : res);
+	}
 }
 
 static void kill_device(struct knet *k, const char *why, int e)
@@ -611,7 +746,9 @@ static int negotiate(struct knet *k, const struct kshim_info *info, char *err, s
 static int pools(struct knet *k, char *err, size_t errlen)
 {
 	k->nslots = 2u * k->q[TXQ].size;
-	k->hdrs_len = k->nslots * HDR_SLOT;
+	k->slot_size = HAS(k, VIRTIO_NET_F_CSUM) && HAS(k, VIRTIO_NET_F_HOST_TSO4) &&
+		       HAS(k, VIRTIO_NET_F_HOST_TSO6) ? HDR_SLOT : HDR_SLOT_SOFT;
+	k->hdrs_len = k->nslots * k->slot_size;
 	k->nbufs = k->q[RXQ].size;
 	k->bufs_len = (size_t)k->nbufs * KNET_BUF;
 	k->slot = calloc(k->nslots, sizeof(*k->slot));
@@ -678,9 +815,10 @@ struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
 		 k->mac[4], k->mac[5], k->q[RXQ].size, k->q[TXQ].size, k->features,
 		 k->mrg ? ", mergeable RX buffers" : "", HAS(k, VIRTIO_NET_F_CSUM) ? ", TX offloads" : "",
 		 HAS(k, VIRTIO_NET_F_GUEST_CSUM) ? ", RX offloads" : "");
-	if (!HAS(k, VIRTIO_NET_F_CSUM))
-		log_warn("kshim-net %s: the device takes no partial checksums: guests' offloaded "
-			 "frames are dropped (turn the guests' tx offloads off)", name);
+	if (k->slot_size == HDR_SLOT_SOFT)
+		log_info("kshim-net %s: the device lacks %s: guests' partial checksums and TSO "
+			 "frames are completed and segmented in software", name,
+			 HAS(k, VIRTIO_NET_F_CSUM) ? "TSO" : "checksum offload and TSO");
 	return &k->u;
 fail:
 	kn_free(k);

@@ -117,6 +117,23 @@ static void test_rx_meta(void **state)
 	assert_int_equal(knet_rx_meta(&h, &m), -1);
 }
 
+/* A device without GUEST_CSUM (QEMU's on a hub) hands frames in whole, a
+ * zero header: their checksums are complete but unchecked, so the guest
+ * must verify them (neither csum_blank nor data_validated). */
+static void test_rx_meta_no_offload(void **state)
+{
+	struct virtio_net_hdr_v1 h = { .num_buffers = htole16(1) };
+	struct net_meta m;
+
+	(void)state;
+	memset(&m, 0xff, sizeof(m));
+	assert_int_equal(knet_rx_meta(&h, &m), 0);
+	assert_false(m.csum_blank);
+	assert_false(m.data_validated);
+	assert_int_equal(m.gso_type, XEN_NETIF_GSO_TYPE_NONE);
+	assert_int_equal(m.gso_size, 0);
+}
+
 /* A packet as vif_ring.c maps it: its slots' pages side by side (one
  * mapping), each slot in its own page.  One span to register; each slot a
  * segment of that region (separate: the offsets are not contiguous). */
@@ -300,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_tx_merge),
 		cmocka_unit_test(test_tx_persistent_and_transient),
 		cmocka_unit_test(test_tx_limits),
+		cmocka_unit_test(test_rx_meta_no_offload),
 		cmocka_unit_test(test_rx_one_buffer),
 		cmocka_unit_test(test_rx_merged),
 		cmocka_unit_test(test_rx_bad),
