@@ -35,7 +35,10 @@ load_modules() {
 load_modules /etc/e2e/modules
 case "$E2E_BACKEND" in
 # The kernel's backends: xen-blkback, xen-netback and a Linux bridge.
-blkback) load_modules /etc/e2e/modules-blkback; load_modules /etc/e2e/modules-netback ;;
+blkback)
+    load_modules /etc/e2e/modules-blkback; load_modules /etc/e2e/modules-netback
+    # --net l0: the bridge leaves by dom0's own virtio_net.
+    [ "${E2E_NET_L0:-0}" != 1 ] || load_modules /etc/e2e/modules-virtio-net ;;
 # blanketd's TAP uplink needs /dev/net/tun; blanketd-kshim's dom0 NIC is a virtio_net.
 blanketd) load_modules /etc/e2e/modules-tun ;;
 blanketd-kshim) load_modules /etc/e2e/modules-tun; load_modules /etc/e2e/modules-virtio-net ;;
@@ -114,7 +117,9 @@ fi
 dom0_if=""
 # The interface of dom0's virtio_net on NIC PCI $1 (run.sh --net l0), or nothing.
 pci_if() {
-    for n in /sys/bus/pci/devices/$1/virtio*/net/*; do [ -e "$n" ] && echo "${n##*/}"; done
+    for n in /sys/bus/pci/devices/$1/virtio*/net/*; do
+        if [ -e "$n" ]; then echo "${n##*/}"; fi
+    done
 }
 if [ "$E2E_NET" = 1 ]; then
     case "$E2E_BACKEND" in
