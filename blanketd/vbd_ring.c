@@ -231,7 +231,8 @@ static void io_done(struct uplink_io *u, int res)
 	finish(io, BLKIF_RSP_OKAY);
 }
 
-static void submit(struct vbd_io *io, enum uplink_op op, bool ordered)
+/* Describe io's request as an uplink operation (iovecs set by map_data). */
+static void prepare(struct vbd_io *io, enum uplink_op op, bool ordered)
 {
 	struct blk_req *req = io_req(io);
 	struct uplink_io *u = &io->uio;
@@ -241,7 +242,12 @@ static void submit(struct vbd_io *io, enum uplink_op op, bool ordered)
 	u->offset = req->sector_number << BLK_SECTOR_SHIFT;
 	u->len = req->nr_sectors << BLK_SECTOR_SHIFT;
 	u->done = io_done;
-	if (uplink_submit(io->ring->vbd->up, u))
+}
+
+static void submit(struct vbd_io *io, enum uplink_op op, bool ordered)
+{
+	prepare(io, op, ordered);
+	if (uplink_submit(io->ring->vbd->up, &io->uio))
 		finish(io, BLKIF_RSP_ERROR);
 }
 
@@ -291,11 +297,7 @@ static void queue_rw(struct vbd_ring *r, struct vbd_io *io, enum uplink_op op)
 		return;
 	}
 	submit_pending(r);
-	io->uio.op = op;
-	io->uio.ordered = false;
-	io->uio.offset = req->sector_number << BLK_SECTOR_SHIFT;
-	io->uio.len = req->nr_sectors << BLK_SECTOR_SHIFT;
-	io->uio.done = io_done;
+	prepare(io, op, false);
 	io->merged = NULL;
 	io->merge_end = req->sector_number + req->nr_sectors;
 	r->pending = io;

@@ -91,6 +91,14 @@ for r in $(seq 1 "$rounds"); do
     done
 done
 
+# awk: the median of the values v[key, 1..n[key]] (-1 if none), for both summaries below.
+awk_median='function median(key,   c, i, j, t, a) {
+        c = n[key]; if (c == 0) return -1
+        for (i = 1; i <= c; i++) a[i] = v[key, i]
+        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+    }'
+
 echo
 echo "bench: $rounds round(s), ${secs} s per job; raw figures in $results"
 for k in $backings; do
@@ -99,13 +107,7 @@ for k in $backings; do
     *) echo "-- $k backing" ;;
     esac
     awk -v k="$k" '
-    # median of the values v[key, 1..n[key]]
-    function median(key,   c, i, j, t, a) {
-        c = n[key]; if (c == 0) return -1
-        for (i = 1; i <= c; i++) a[i] = v[key, i]
-        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-    }
+    '"$awk_median"'
     function show(x) { return x < 0 ? "n/a" : sprintf("%.1f", x) }
     # lines: backend round job iops MBps backing
     $1 == "copies" { if ($8 == k) { ops[$4] += $5; copies[$4] += $6 }; next }
@@ -153,12 +155,7 @@ for k in $nets; do
     *) echo "-- network in dom0: blanketd = TAP uplink, kernel = netback + bridge" ;;
     esac
     awk -v k="$k" '
-    function median(key,   c, i, j, t, a) {
-        c = n[key]; if (c == 0) return -1
-        for (i = 1; i <= c; i++) a[i] = v[key, i]
-        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-    }
+    '"$awk_median"'
     $1 == "net" && $7 == k { key = $2 SUBSEP $4; v[key, ++n[key]] = $5; unit[$4] = $6 }
     END {
         printf "%-12s %12s %12s %-8s %7s\n", "test", "blanketd", "kernel", "", "ratio"
