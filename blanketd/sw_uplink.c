@@ -1,16 +1,25 @@
 /*
  * sw_uplink.c - the network uplink (uplink.h) as a port of the switch.
  *
- * Out: a frame for the uplink is written straight from where its
- * fragments are mapped (a guest's granted pages), behind a virtio_net_hdr
- * that carries its GSO and partial-checksum state; the checksum offsets
- * come from the switch's private copy of the headers.  An uplink that
- * sends later (tx_async: the L0 NIC DMAs from the pages) keeps a reference
- * on the frame until its tx_done, so the sender's pages stay mapped and
- * its TX slots unanswered until the device has read them.  In: each frame
- * the uplink read enters the switch as a buffer in dom0 memory (one
- * fragment, or one per page-sized device buffer), handed back to the
- * uplink's pool when the last guest copied it.
+ * Out: a frame for the uplink names a guest's grants (vif_ring.c maps
+ * nothing).  The frames of a loop pass wait in a list; at its end
+ * (sw_uplink_flush) ONE grant map call maps the pages of all of them,
+ * whichever guests they came from, and registers the range with the
+ * uplink once if it wants that (kshim pins it), so a busy pass costs a
+ * map, a munmap and an unmap for any number of frames rather than four
+ * calls per frame.  Each frame is then written straight from the mapping,
+ * behind a virtio_net_hdr carrying its GSO and partial-checksum state;
+ * the checksum offsets come from the switch's private copy of the
+ * headers.  The mapping goes, and the senders' TX slots are answered,
+ * when the uplink is done with every frame in it: at once for TAP (tx),
+ * at the last tx_done for a device that reads the pages later (kshim,
+ * tx_async).  A grant revoked between the sender's check and the map
+ * fails the batch's call: its frames are then mapped one by one, and only
+ * the guilty one is dropped.
+ *
+ * In: each frame the uplink read enters the switch as a buffer in dom0
+ * memory (one fragment, or one per page-sized device buffer), handed back
+ * to the uplink's pool when the last guest copied it.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -18,10 +27,22 @@
 #include "log.h"
 #include "vif.h"
 
-/* A frame the uplink holds (tx_async).  b is NULL once the sender took
- * its frame back (sw_uplink_forget): tx_done then only frees this. */
+/* Frames mapped by one call. */
+struct up_map {
+	void *addr;
+	uint32_t pages;
+	bool registered;          /* with the uplink (mem_register) */
+	unsigned busy;            /* frames the uplink has not finished */
+	unsigned nframes;
+	struct {
+		struct sw_buf *b; /* NULL once the sender took it back */
+		uint32_t page;    /* its first page in the mapping */
+	} frame[];
+};
+
+/* A frame the uplink holds (tx_async); m is NULL once detached. */
 struct up_tx {
-	struct sw_buf *b;
+	struct up_map *m;
 	struct up_tx *prev, *next;
 };
 
@@ -30,12 +51,43 @@ static struct {
 	struct net_uplink *u;
 	struct sw *sw;
 	struct up_tx *held;          /* frames in the uplink's hands */
+	struct sw_buf **pend;        /* frames waiting for the end of the pass */
+	unsigned npend, pend_cap;
+	uint32_t *domids;            /* the batch's grants */
+	grant_ref_t *refs;
+	unsigned refs_cap;
 } up;
 
 struct up_buf {
 	struct sw_buf b;
 	struct net_uplink_buf *ub;
 };
+
+static void *grow(void *p, unsigned *cap, unsigned need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	*cap = need > 2 * *cap ? need : 2 * *cap;
+	p = realloc(p, (size_t)*cap * elem);
+	if (!p)
+		abort();
+	return p;
+}
+
+/* The uplink is done with one of m's frames; after the last, unmap and
+ * let the senders answer their slots. */
+static void map_done(struct up_map *m)
+{
+	if (--m->busy)
+		return;
+	if (m->registered)
+		up.u->ops->mem_unregister(up.u, m->addr, (size_t)m->pages * NETIF_PAGE_SIZE);
+	bl_gnt_unmap(vif_ctx.xen, m->addr, m->pages);
+	for (unsigned i = 0; i < m->nframes; i++)
+		if (m->frame[i].b)
+			sw_buf_put(m->frame[i].b);
+	free(m);
+}
 
 static void up_tx_done(struct net_uplink *u, void *cookie, int res)
 {
@@ -48,59 +100,146 @@ static void up_tx_done(struct net_uplink *u, void *cookie, int res)
 		up.held = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	if (t->b)
-		sw_buf_put(t->b);
+	map_done(t->m);
 	free(t);
 }
 
-static void tx_async(struct sw_buf *b, const struct iovec *iov, const struct net_meta *m)
+/* Offload state for the virtio_net_hdr; false if netback would drop it. */
+static bool frame_meta(const struct sw_buf *b, struct net_meta *m)
 {
-	struct up_tx *t = malloc(sizeof(*t));
+	struct sw_l34 l;
 
-	if (!t) {
+	*m = b->meta;
+	if (m->csum_blank || m->gso_type != XEN_NETIF_GSO_TYPE_NONE) {
+		sw_parse(b->hdr, b->hdr_len, &l);
+		/* netback drops what it cannot set a partial checksum up for. */
+		if (sw_csum_offsets(&l, &m->csum_start, &m->csum_offset))
+			return false;
+		m->hdr_len = (uint16_t)(l.l4_off + l.l4_hdr_len);
+	}
+	return true;
+}
+
+/* Write frame b out from iov; m (may be NULL: b is in dom0 memory) is
+ * told when the uplink is done with it. */
+static void send(struct sw_buf *b, const struct iovec *iov, struct up_map *m)
+{
+	struct net_meta meta;
+	struct up_tx *t;
+
+	if (!frame_meta(b, &meta)) {
 		up.u->stats.tx_errors++;
-		return;
+	} else if (!up.u->ops->tx_async || !m) {
+		/* (An asynchronous uplink only ever gets guests' frames.) */
+		if (up.u->ops->tx_async)
+			up.u->stats.tx_errors++;
+		else
+			up.u->ops->tx(up.u, iov, b->nr_frags, &meta);
+	} else if ((t = malloc(sizeof(*t)))) {
+		t->m = m;
+		t->prev = NULL;
+		t->next = up.held;
+		m->busy++;
+		if (up.u->ops->tx_async(up.u, iov, b->nr_frags, &meta, t) == 0) {
+			if (up.held)
+				up.held->prev = t;
+			up.held = t;
+		} else {
+			m->busy--;
+			free(t);
+		}
+	} else {
+		up.u->stats.tx_errors++;
 	}
-	t->b = b;
-	t->prev = NULL;
-	t->next = up.held;
-	if (up.held)
-		up.held->prev = t;
-	up.held = t;
-	sw_buf_get(b);
-	if (up.u->ops->tx_async(up.u, iov, b->nr_frags, m, t) < 0) {
-		t->b = NULL;
-		up_tx_done(up.u, t, -1);
-		sw_buf_put(b);
+}
+
+/* Map frames[0..n) with one call and send them; false if the call failed
+ * (a revoked grant: nothing was sent). */
+static bool map_send(struct sw_buf **frames, unsigned n)
+{
+	struct up_map *m;
+	unsigned pages = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct sw_buf *b = frames[k];
+
+		up.domids = grow(up.domids, &up.refs_cap, pages + b->nr_frags, sizeof(*up.domids));
+		up.refs = realloc(up.refs, (size_t)up.refs_cap * sizeof(*up.refs));
+		if (!up.refs)
+			abort();
+		for (unsigned i = 0; i < b->nr_frags; i++, pages++) {
+			up.domids[pages] = b->frag[i].domid;
+			up.refs[pages] = b->frag[i].gref;
+		}
 	}
+	m = malloc(sizeof(*m) + (size_t)n * sizeof(m->frame[0]));
+	if (!m)
+		abort();
+	up.u->stats.tx_maps++;
+	m->addr = bl_gnt_map_refs(vif_ctx.xen, pages, up.domids, up.refs, false);
+	if (!m->addr) {
+		free(m);
+		return false;
+	}
+	up.u->stats.tx_map_pages += pages;
+	m->pages = pages;
+	m->nframes = n;
+	m->registered = up.u->ops->mem_register &&
+			!up.u->ops->mem_register(up.u, m->addr, (size_t)pages * NETIF_PAGE_SIZE);
+	m->busy = 1;            /* ours, while sending */
+	pages = 0;
+	for (unsigned k = 0; k < n; k++) {
+		struct sw_buf *b = frames[k];
+		struct iovec iov[SW_MAX_FRAGS];
+
+		m->frame[k].b = b;
+		m->frame[k].page = pages;
+		for (unsigned i = 0; i < b->nr_frags; i++, pages++) {
+			iov[i].iov_base = (uint8_t *)m->addr + (size_t)pages * NETIF_PAGE_SIZE +
+					  b->frag[i].offset;
+			iov[i].iov_len = b->frag[i].len;
+		}
+		send(b, iov, m);
+	}
+	map_done(m);
+	return true;
+}
+
+bool sw_uplink_flush(void)
+{
+	unsigned n = up.npend;
+
+	if (!n)
+		return false;
+	up.npend = 0;
+	if (map_send(up.pend, n))
+		return true;
+	/* One bad frame must not cost the others theirs. */
+	for (unsigned k = 0; k < n; k++)
+		if (n == 1 || !map_send(&up.pend[k], 1)) {
+			up.u->stats.tx_errors++;
+			sw_buf_put(up.pend[k]);
+		}
+	return true;
 }
 
 static void up_deliver(struct sw_port *p, struct sw_buf *b)
 {
 	struct iovec iov[SW_MAX_FRAGS];
-	struct net_meta m = b->meta;
-	struct sw_l34 l;
 
 	(void)p;
 	for (unsigned i = 0; i < b->nr_frags; i++) {
-		if (!b->frag[i].addr)
+		if (b->frag[i].domid != SW_LOCAL) {
+			/* A guest's grants: mapped with the pass's other frames. */
+			sw_buf_get(b);
+			up.pend = grow(up.pend, &up.pend_cap, up.npend + 1, sizeof(*up.pend));
+			up.pend[up.npend++] = b;
 			return;
+		}
 		iov[i].iov_base = (void *)b->frag[i].addr;
 		iov[i].iov_len = b->frag[i].len;
 	}
-	if (m.csum_blank || m.gso_type != XEN_NETIF_GSO_TYPE_NONE) {
-		sw_parse(b->hdr, b->hdr_len, &l);
-		/* netback drops what it cannot set a partial checksum up for. */
-		if (sw_csum_offsets(&l, &m.csum_start, &m.csum_offset)) {
-			up.u->stats.tx_errors++;
-			return;
-		}
-		m.hdr_len = (uint16_t)(l.l4_off + l.l4_hdr_len);
-	}
-	if (up.u->ops->tx_async)
-		tx_async(b, iov, &m);
-	else
-		up.u->ops->tx(up.u, iov, b->nr_frags, &m);
+	send(b, iov, NULL);
 }
 
 static const struct sw_port_ops up_ops = { .deliver = up_deliver };
@@ -155,12 +294,23 @@ int sw_uplink_attach(struct sw *s, struct net_uplink *u)
 
 void sw_uplink_forget(bool (*mine)(struct sw_buf *b, void *arg), void *arg)
 {
-	for (struct up_tx *t = up.held; t; t = t->next)
-		if (t->b && mine(t->b, arg)) {
-			struct sw_buf *b = t->b;
+	unsigned k = 0;
 
-			t->b = NULL;
-			sw_buf_put(b);
+	for (unsigned i = 0; i < up.npend; i++) {
+		if (mine(up.pend[i], arg))
+			sw_buf_put(up.pend[i]);
+		else
+			up.pend[k++] = up.pend[i];
+	}
+	up.npend = k;
+	for (struct up_tx *t = up.held; t; t = t->next)
+		for (unsigned i = 0; i < t->m->nframes; i++) {
+			struct sw_buf *b = t->m->frame[i].b;
+
+			if (b && mine(b, arg)) {
+				t->m->frame[i].b = NULL;
+				sw_buf_put(b);
+			}
 		}
 }
 
@@ -169,10 +319,14 @@ void sw_uplink_detach(struct sw *s)
 	if (!up.u || up.sw != s)
 		return;
 	sw_port_del(s, &up.port);
+	while (up.npend)
+		sw_buf_put(up.pend[--up.npend]);
 	/* Closing calls tx_done for what the uplink still holds. */
 	up.u->ops->close(up.u);
-	while (up.held)
+	while (up.held) {
+		up.held->m->registered = false;   /* went with the device */
 		up_tx_done(NULL, up.held, -1);
+	}
 	up.u = NULL;
 	up.sw = NULL;
 }

@@ -127,6 +127,8 @@ struct net_uplink_stats {
 	uint64_t tx_pkts, tx_bytes, tx_errors;  /* frames written; failed writes */
 	uint64_t rx_pkts, rx_bytes, rx_errors;  /* frames read; bad headers */
 	uint64_t rx_pool_empty;  /* times reading paused for want of buffers */
+	/* the switch side: guests' TX pages mapped for this uplink */
+	uint64_t tx_maps, tx_map_pages; /* map calls (one per loop pass), pages */
 	/* kshim-net: the costs of the data path */
 	uint64_t copies;         /* frame bytes copied by the uplink (0: zero-copy) */
 	uint64_t registrations;  /* per-frame memory registrations (TX pages) */

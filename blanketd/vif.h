@@ -48,7 +48,8 @@ struct vif_queue_stats {
 	uint64_t tx_pkts, tx_bytes;      /* guest -> switch */
 	uint64_t rx_pkts, rx_bytes;      /* switch -> guest */
 	uint64_t drops[VIF_NR_DROPS];
-	uint64_t tx_maps, tx_map_pages;  /* grant map calls for TX packets, pages they mapped */
+	uint64_t tx_copy_calls;          /* TX batches: one header/probe copy call each */
+	uint64_t tx_copy_segs;           /* their segments (one per data slot) */
 	uint64_t rx_copy_segs;           /* grant copy segments placing RX data */
 	uint64_t rx_copy_calls;          /* copy calls this queue's data went out in */
 	uint64_t rx_bounced;             /* packets moved to dom0 memory while waiting */
@@ -69,6 +70,10 @@ struct vif_queue {
 	RING_IDX tx_cons, tx_rsp_pvt;
 	evtchn_port_t tx_port;
 	struct vif_txp *txp, *txp_free;  /* [tx_size]: packets held until delivered */
+	struct vif_txp **tx_batch;       /* [tx_size]: read by this kick, not yet sent */
+	unsigned tx_nbatch;
+	struct bl_gnt_copy_seg *tx_segs; /* [tx_size]: the batch's copy (a segment per slot) */
+	uint8_t *tx_hdrs;                /* [tx_size][SW_HDR_MAX], page aligned: headers land here */
 	unsigned tx_inflight;
 	bool tx_held;                    /* held_pkt waits for credit */
 	struct netif_tx_pkt *held_pkt;
@@ -179,6 +184,9 @@ void sw_uplink_detach(struct sw *s);
  * answered and unmapped at once.  The uplink keeps its own hold on the
  * pages (kshim's registration pins them, and gntdev defers the grant
  * unmap until it is released), so the device may still read them. */
+/* End of a loop pass: map the pass's frames for the uplink in one call
+ * and send them.  True if there were any. */
+bool sw_uplink_flush(void);
 void sw_uplink_forget(bool (*mine)(struct sw_buf *b, void *arg), void *arg);
 struct sw_port *sw_uplink_port(void);
 struct net_uplink *sw_uplink(void);

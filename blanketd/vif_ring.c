@@ -2,15 +2,20 @@
  * vif_ring.c - a vif queue's rings, its TX path, and the control ring.
  *
  * TX: every packet is copied out of the shared ring once and validated by
- * libblanket/netif.c (netback's rules); its granted pages are mapped
- * read-only in one call, and the packet enters the switch as a struct
- * sw_buf pointing at them.  The guest's slots are answered when the last
- * port that took the packet is done with it: the TAP uplink writes it out
- * at once, a guest's RX queue copies it (grant to grant) at the end of the
- * same loop pass, or moves it to dom0 memory if it must wait.  The kshim
- * uplink is the one holder that keeps it longer: until the L0 NIC has
- * read the pages (its TX completion, normally within the next pass or
- * two); a queue closing takes such packets back (sw_uplink_forget).
+ * libblanket/netif.c (netback's rules).  The packets of one kick are then
+ * looked at with ONE grant copy call: it copies each packet's first
+ * SW_HDR_MAX bytes (the switch's private copy of its headers) and one byte
+ * of every further slot, which proves every grant of the batch good before
+ * the packet goes anywhere (netback's failed grant copy: an error
+ * response).  Nothing is mapped here: the packet enters the switch as a
+ * struct sw_buf naming the guest's grants.  A guest's RX queue copies it
+ * grant to grant at the end of the pass; the uplink maps what it must
+ * write out, the whole pass's frames in one call (sw_uplink.c).  The
+ * guest's slots are answered when the last port that took the packet is
+ * done with it: the same pass for guests and the TAP uplink; for the
+ * kshim uplink once the L0 NIC has read the pages (its TX completion,
+ * normally within the next pass or two); a queue closing takes such
+ * packets back (sw_uplink_forget).
  *
  * Responses are pushed, and the frontend notified as the ring macros say,
  * once per queue per pass (vif_flush_all).
@@ -30,8 +35,7 @@ struct vif_txp {
 	struct sw_buf b;
 	struct vif_queue *q;
 	struct netif_tx_pkt pkt;
-	void *map;
-	uint32_t map_count;
+	unsigned seg0, nsegs;    /* its segments in the batch's copy */
 	struct vif_txp *next_free;
 };
 
@@ -61,15 +65,13 @@ static void txp_free(struct vif_queue *q, struct vif_txp *t)
 	q->txp_free = t;
 }
 
-/* The last port let go of the packet: answer its slots, unmap its pages. */
+/* The last port let go of the packet (and unmapped what it mapped):
+ * answer its slots. */
 static void txp_release(struct sw_buf *b)
 {
 	struct vif_txp *t = (struct vif_txp *)((char *)b - offsetof(struct vif_txp, b));
 	struct vif_queue *q = t->q;
 
-	if (t->map)
-		bl_gnt_unmap(vif_ctx.xen, t->map, t->map_count);
-	t->map = NULL;
 	tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
 	q->tx_inflight--;
 	txp_free(q, t);
@@ -98,28 +100,15 @@ static void tx_mcast(struct vif_queue *q, const struct netif_tx_pkt *pkt)
 	tx_respond(q, pkt, st);
 }
 
-/* Map the packet's pages and hand it to the switch. */
-static void tx_submit(struct vif_queue *q, struct vif_txp *t)
+/* Hand a packet whose headers the batch copy brought in to the switch. */
+static void tx_submit(struct vif_queue *q, struct vif_txp *t, const uint8_t *hdr,
+		      unsigned hdr_len)
 {
 	struct vif *v = q->vif;
 	struct netif_tx_pkt *pkt = &t->pkt;
-	grant_ref_t refs[NETIF_TX_MAX_OK_SLOTS];
 	struct sw_buf *b = &t->b;
 	uint64_t spoof = v->port.stats.drop_spoof;
 
-	for (unsigned i = 0; i < pkt->nr_slots; i++)
-		refs[i] = pkt->slot[i].gref;
-	q->stats.tx_maps++;
-	t->map = bl_gnt_map(vif_ctx.xen, v->fe_domid, pkt->nr_slots, refs, false);
-	if (!t->map) {
-		/* A bad ref anywhere in the packet: netback's failed grant copy. */
-		q->stats.drops[VIF_DROP_TX_MAP]++;
-		tx_respond(q, pkt, NETIF_RSP_ERROR);
-		txp_free(q, t);
-		return;
-	}
-	q->stats.tx_map_pages += pkt->nr_slots;
-	t->map_count = pkt->nr_slots;
 	memset(b, 0, offsetof(struct sw_buf, hdr));
 	b->refs = 1;
 	b->release = txp_release;
@@ -128,7 +117,6 @@ static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 	b->nr_frags = pkt->nr_slots;
 	for (unsigned i = 0; i < pkt->nr_slots; i++)
 		b->frag[i] = (struct sw_frag){
-			.addr = (const uint8_t *)t->map + (size_t)i * NETIF_PAGE_SIZE + pkt->slot[i].offset,
 			.domid = v->fe_domid,
 			.gref = pkt->slot[i].gref,
 			.offset = pkt->slot[i].offset,
@@ -142,13 +130,81 @@ static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 		/* netback's checksum_setup: GSO implies a partial checksum. */
 		b->meta.csum_blank = true;
 	}
-	sw_buf_take_hdr(b);
-	q->tx_inflight++;
+	memcpy(b->hdr, hdr, hdr_len);
+	b->hdr_len = hdr_len;
 	q->stats.tx_pkts++;
 	q->stats.tx_bytes += pkt->len;
 	sw_input(vif_ctx.sw, &v->port, b);
 	q->stats.drops[VIF_DROP_SPOOF] += v->port.stats.drop_spoof - spoof;
 	sw_buf_put(b);
+}
+
+/* The header area of packet t (SW_HDR_MAX bytes, never across a page). */
+static uint8_t *tx_hdr_area(struct vif_queue *q, const struct vif_txp *t)
+{
+	return q->tx_hdrs + (size_t)(t - q->txp) * SW_HDR_MAX;
+}
+
+/*
+ * The packets collected by this kick: one copy call for all of them, then
+ * into the switch in ring order.  Each data slot is one segment: the part
+ * of the header it holds, or a 1-byte probe of its grant (into a scratch
+ * byte) when the header lies wholly before it.  A slot of size 0 is not
+ * probed: no byte of it is ever read.
+ */
+static void tx_batch_run(struct vif_queue *q)
+{
+	static uint8_t probe;
+	struct vif *v = q->vif;
+	unsigned n = 0;
+
+	if (!q->tx_nbatch)
+		return;
+	for (unsigned k = 0; k < q->tx_nbatch; k++) {
+		struct vif_txp *t = q->tx_batch[k];
+		unsigned want = t->pkt.len < SW_HDR_MAX ? t->pkt.len : SW_HDR_MAX, got = 0;
+		uint8_t *hdr = tx_hdr_area(q, t);
+
+		t->seg0 = n;
+		for (unsigned i = 0; i < t->pkt.nr_slots; i++) {
+			const struct netif_tx_slot *sl = &t->pkt.slot[i];
+			unsigned len = sl->size < want - got ? sl->size : want - got;
+			struct bl_gnt_copy_seg *g = &q->tx_segs[n];
+
+			if (!sl->size)
+				continue;
+			g->src = (struct bl_copy_ptr){ .foreign = true, .domid = v->fe_domid,
+						       .gref = sl->gref, .offset = sl->offset };
+			g->dst = (struct bl_copy_ptr){ .virt = len ? hdr + got : &probe };
+			g->len = (uint16_t)(len ? len : 1);
+			g->status = GNTST_general_error;
+			got += len;
+			n++;
+		}
+		t->nsegs = n - t->seg0;
+	}
+	if (n)
+		bl_gnt_copy(vif_ctx.xen, q->tx_segs, n);
+	q->stats.tx_copy_calls++;
+	q->stats.tx_copy_segs += n;
+	for (unsigned k = 0; k < q->tx_nbatch; k++) {
+		struct vif_txp *t = q->tx_batch[k];
+		unsigned hdr_len = t->pkt.len < SW_HDR_MAX ? t->pkt.len : SW_HDR_MAX;
+		bool ok = true;
+
+		for (unsigned i = t->seg0; i < t->seg0 + t->nsegs; i++)
+			ok &= q->tx_segs[i].status == GNTST_okay;
+		if (!ok) {
+			/* A bad ref anywhere in the packet: netback's failed grant copy. */
+			q->stats.drops[VIF_DROP_TX_MAP]++;
+			tx_respond(q, &t->pkt, NETIF_RSP_ERROR);
+			txp_free(q, t);
+			continue;
+		}
+		q->tx_inflight++;
+		tx_submit(q, t, tx_hdr_area(q, t), hdr_len);
+	}
+	q->tx_nbatch = 0;
 }
 
 static void credit_refill(struct vif_queue *q, double now)
@@ -196,13 +252,13 @@ static bool credit_exceeded(struct vif_queue *q, unsigned size)
 	return false;
 }
 
-void vif_tx_kick(struct vif_queue *q)
+/* Read what the guest posted into the batch (copied and validated):
+ * NULL, or why the frontend must be stopped. */
+static const char *tx_collect(struct vif_queue *q)
 {
 	struct vif *v = q->vif;
 	volatile struct netif_tx_sring *s = q->tx_sring;
 
-	if (!v->connected || !s)
-		return;
 	for (;;) {
 		RING_IDX prod = s->req_prod;
 
@@ -213,11 +269,11 @@ void vif_tx_kick(struct vif_queue *q)
 
 			if (v->disabled) {
 				q->stats.drops[VIF_DROP_TX_DISABLED]++;
-				return;
+				return NULL;
 			}
 			/* At most one packet per unanswered slot: cannot run out. */
 			if (!t)
-				return;
+				return NULL;
 			/* A packet waiting for credit was read already: never twice. */
 			if (q->tx_held)
 				t->pkt = *q->held_pkt;
@@ -226,10 +282,8 @@ void vif_tx_kick(struct vif_queue *q)
 							  q->tx_rsp_pvt, &t->pkt);
 			if (vd == NETIF_TX_EMPTY)
 				break;
-			if (vd == NETIF_TX_FATAL) {
-				vif_fatal(v, netif_tx_reason_str(t->pkt.reason));
-				return;
-			}
+			if (vd == NETIF_TX_FATAL)
+				return netif_tx_reason_str(t->pkt.reason);
 			if (vd == NETIF_TX_ERROR) {
 				q->tx_cons += t->pkt.consumed;
 				q->stats.drops[VIF_DROP_TX_ERROR]++;
@@ -247,19 +301,34 @@ void vif_tx_kick(struct vif_queue *q)
 				if (!q->tx_held)
 					*q->held_pkt = t->pkt;
 				q->tx_held = true;
-				return;
+				return NULL;
 			}
 			q->tx_held = false;
 			q->tx_cons += t->pkt.consumed;
 			q->txp_free = t->next_free;
-			tx_submit(q, t);
+			q->tx_batch[q->tx_nbatch++] = t;
 		}
 		/* RING_FINAL_CHECK_FOR_REQUESTS: notify us of the next one. */
 		s->req_event = q->tx_cons + 1;
 		bl_mb();
 		if (s->req_prod == q->tx_cons)
-			break;
+			return NULL;
 	}
+}
+
+void vif_tx_kick(struct vif_queue *q)
+{
+	struct vif *v = q->vif;
+	const char *fatal;
+
+	if (!v->connected || !q->tx_sring)
+		return;
+	fatal = tx_collect(q);
+	/* What came before a fatal packet was good: it goes out, as it would
+	 * have from netback. */
+	tx_batch_run(q);
+	if (fatal)
+		vif_fatal(v, fatal);
 }
 
 /* --- pushing responses ------------------------------------------------------------ */
@@ -285,13 +354,13 @@ static void notify(struct vif_queue *q, evtchn_port_t port)
 
 bool vif_flush_all(void)
 {
-	bool did;
+	struct vif_queue *again = NULL;
+	/* First the uplink's frames: TAP answers their slots at once. */
+	bool did = sw_uplink_flush();
 
 	if (!dirty_head)
-		return false;
-	struct vif_queue *again = NULL;
-
-	did = vif_rx_run(dirty_head);
+		return did;
+	did |= vif_rx_run(dirty_head);
 	while (dirty_head) {
 		struct vif_queue *q = dirty_head;
 		bool tx = false, rx = false;
@@ -359,8 +428,12 @@ int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index, grant_ref
 		q->rx_port = (evtchn_port_t)port;
 	}
 	q->txp = calloc(q->tx_size, sizeof(*q->txp));
+	q->tx_batch = calloc(q->tx_size, sizeof(*q->tx_batch));
+	q->tx_segs = calloc(q->tx_size, sizeof(*q->tx_segs));
+	q->tx_hdrs = aligned_alloc(NETIF_PAGE_SIZE, (size_t)q->tx_size * SW_HDR_MAX);
 	q->held_pkt = malloc(sizeof(*q->held_pkt));
-	if (!q->txp || !q->held_pkt || vif_rx_init(q))
+	if (!q->txp || !q->tx_batch || !q->tx_segs || !q->tx_hdrs || !q->held_pkt ||
+	    vif_rx_init(q))
 		goto fail;
 	for (unsigned i = 0; i < q->tx_size; i++) {
 		q->txp[i].q = q;
@@ -416,6 +489,9 @@ void vif_queue_close(struct vif_queue *q)
 	if (q->rx_sring)
 		bl_gnt_unmap(x, q->rx_sring, 1);
 	free(q->txp);
+	free(q->tx_batch);
+	free(q->tx_segs);
+	free(q->tx_hdrs);
 	free(q->held_pkt);
 	free(q->backlog);
 	memset(q, 0, sizeof(*q));

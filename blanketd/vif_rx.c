@@ -161,23 +161,54 @@ static void bounce_release(struct sw_buf *b)
 	free(b->owner);
 }
 
-/* Move the frames still waiting in q into dom0 memory of their own. */
+/* Add segments copying grant fragment f into local memory at dst, split
+ * where dst crosses a page (bl_gnt_copy's rule for a local end). */
+static unsigned bounce_segs(struct bl_gnt_copy_seg **segs, unsigned *cap, unsigned n,
+			    const struct sw_frag *f, uint8_t *dst)
+{
+	for (uint32_t done = 0; done < f->len;) {
+		uint32_t room = NETIF_PAGE_SIZE - ((uintptr_t)(dst + done) & (NETIF_PAGE_SIZE - 1));
+		uint32_t k = f->len - done < room ? f->len - done : room;
+
+		*segs = grow(*segs, cap, n + 1, sizeof(**segs));
+		(*segs)[n++] = (struct bl_gnt_copy_seg){
+			.src = { .foreign = true, .domid = f->domid, .gref = f->gref,
+				 .offset = (uint16_t)(f->offset + done) },
+			.dst = { .virt = dst + done },
+			.len = (uint16_t)k,
+		};
+		done += k;
+	}
+	return n;
+}
+
+/* Move the frames still waiting in q into dom0 memory of their own: a
+ * guest's fragments with one grant copy call for all of them.  A frame
+ * whose copy failed (its sender revoked a grant) stays as an empty frame,
+ * dropped as rx_bad_size when its turn comes. */
 static void bounce(struct vif_queue *q)
 {
+	static struct bl_gnt_copy_seg *segs;
+	static unsigned cap;
+	unsigned n = 0, first[q->bl_len ? q->bl_len : 1];
+
 	for (unsigned k = 0; k < q->bl_len; k++) {
 		struct vif_rxe *e = &q->backlog[(q->bl_head + k) % q->bl_cap];
 		struct sw_buf *old = e->b;
 		struct bounce *c;
 		size_t off = 0;
 
+		first[k] = n;
 		if (old->release == bounce_release)
 			continue;
 		c = malloc(sizeof(*c) + old->len);
 		if (!c)
 			abort();
 		for (unsigned i = 0; i < old->nr_frags; i++) {
-			/* Every fragment of ours is mapped (TX) or local (uplink). */
-			memcpy(c->data + off, old->frag[i].addr, old->frag[i].len);
+			if (old->frag[i].domid == SW_LOCAL)
+				memcpy(c->data + off, old->frag[i].addr, old->frag[i].len);
+			else
+				n = bounce_segs(&segs, &cap, n, &old->frag[i], c->data + off);
 			off += old->frag[i].len;
 		}
 		memcpy(&c->b, old, offsetof(struct sw_buf, frag));
@@ -192,6 +223,17 @@ static void bounce(struct vif_queue *q)
 		e->b = &c->b;
 		q->stats.rx_bounced++;
 		sw_buf_put(old);
+	}
+	if (!n)
+		return;
+	bl_gnt_copy(vif_ctx.xen, segs, n);
+	for (unsigned k = 0; k < q->bl_len; k++) {
+		struct sw_buf *b = q->backlog[(q->bl_head + k) % q->bl_cap].b;
+		unsigned end = k + 1 < q->bl_len ? first[k + 1] : n;
+
+		for (unsigned i = first[k]; i < end; i++)
+			if (segs[i].status != GNTST_okay)
+				b->len = b->frag[0].len = 0;
 	}
 }
 

@@ -31,10 +31,10 @@ static void queue_json(FILE *f, const struct vif_queue *q)
 		q->bl_len, q->bl_cap, q->tx_inflight, s->tx_pkts, s->tx_bytes, s->rx_pkts, s->rx_bytes);
 	for (int i = 0; i < VIF_NR_DROPS; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", vif_drop_name[i], s->drops[i]);
-	fprintf(f, "},\"tx_grant_maps\":%" PRIu64 ",\"tx_pages_mapped\":%" PRIu64
+	fprintf(f, "},\"tx_copy_calls\":%" PRIu64 ",\"tx_copy_segments\":%" PRIu64
 		",\"rx_copy_segments\":%" PRIu64 ",\"rx_copy_calls\":%" PRIu64 ",\"rx_bounced\":%" PRIu64
 		",\"credit_waits\":%" PRIu64 ",\"mcast_ops\":%" PRIu64 ",\"events\":%" PRIu64
-		",\"notifies\":%" PRIu64 "}", s->tx_maps, s->tx_map_pages, s->rx_copy_segs,
+		",\"notifies\":%" PRIu64 "}", s->tx_copy_calls, s->tx_copy_segs, s->rx_copy_segs,
 		s->rx_copy_calls, s->rx_bounced, s->credit_waits, s->mcast_ops, s->events, s->notifies);
 }
 
@@ -86,9 +86,11 @@ static void render_json(FILE *f, bool list_only)
 
 		fprintf(f, ",\"uplink\":{\"kind\":\"%s\",\"name\":\"%s\",\"tx_packets\":%" PRIu64
 			",\"tx_bytes\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_packets\":%" PRIu64
-			",\"rx_bytes\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ",\"rx_pool_empty\":%" PRIu64,
+			",\"rx_bytes\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ",\"rx_pool_empty\":%" PRIu64
+			",\"tx_grant_maps\":%" PRIu64 ",\"tx_pages_mapped\":%" PRIu64,
 			sw_uplink()->kind, sw_uplink()->name, u->tx_pkts, u->tx_bytes, u->tx_errors,
-			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty);
+			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty, u->tx_maps,
+			u->tx_map_pages);
 		/* A device uplink's costs: copies (0: zero-copy), per-frame and
 		 * long-lived registrations, KICKs. */
 		if (sw_uplink()->ops->tx_async)
@@ -131,9 +133,9 @@ static void render_text(FILE *f, bool list_only)
 				ring_used(q->tx_sring, q->tx_cons, true),
 				ring_used(q->rx_sring, q->rx_cons, false), q->bl_len, q->bl_cap,
 				q->tx_inflight);
-			fprintf(f, "    grants: tx maps %" PRIu64 " (%" PRIu64 " pages)  rx copy segments %"
-				PRIu64 " in %" PRIu64 " calls  bounced %" PRIu64 "\n", s->tx_maps,
-				s->tx_map_pages, s->rx_copy_segs, s->rx_copy_calls, s->rx_bounced);
+			fprintf(f, "    grants: tx header copies %" PRIu64 " segments in %" PRIu64
+				" calls  rx copy segments %" PRIu64 " in %" PRIu64 " calls  bounced %"
+				PRIu64 "\n", s->tx_copy_segs, s->tx_copy_calls, s->rx_copy_segs, s->rx_copy_calls, s->rx_bounced);
 			fputs("    drops:", f);
 			for (int d = 0; d < VIF_NR_DROPS; d++)
 				if (s->drops[d])
@@ -150,6 +152,8 @@ static void render_text(FILE *f, bool list_only)
 			PRIu64 " pkts %" PRIu64 " bytes (%" PRIu64 " errors, pool empty %" PRIu64 "x)\n",
 			sw_uplink()->kind, sw_uplink()->name, u->tx_pkts, u->tx_bytes, u->tx_errors,
 			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty);
+		fprintf(f, "  guests' frames mapped: %" PRIu64 " pages in %" PRIu64 " calls\n",
+			u->tx_map_pages, u->tx_maps);
 		if (sw_uplink()->ops->tx_async)
 			fprintf(f, "  copies %" PRIu64 "  registrations %" PRIu64 " (long-lived %" PRIu64
 				")  kicks %" PRIu64 "  tx in flight %" PRIu64 "\n", u->copies,

@@ -82,6 +82,15 @@ void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count,
 					       (uint32_t *)refs, prot);
 }
 
+void *bl_gnt_map_refs(struct bl_xen *x, uint32_t count, const uint32_t *domids,
+		      const grant_ref_t *refs, bool writable)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+
+	return xengnttab_map_grant_refs(x->gnt, count, (uint32_t *)domids, (uint32_t *)refs,
+					prot);
+}
+
 int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count)
 {
 	return xengnttab_unmap(x->gnt, addr, count);

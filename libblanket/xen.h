@@ -28,6 +28,10 @@ int bl_gnt_set_max(struct bl_xen *x, uint32_t count);
 /* Map count grants of domid contiguously; NULL if any of them is bad. */
 void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count,
 		 const grant_ref_t *refs, bool writable);
+/* The same for grants of several domains, domids[i] granting refs[i]:
+ * one call maps a whole batch of frames from different guests. */
+void *bl_gnt_map_refs(struct bl_xen *x, uint32_t count, const uint32_t *domids,
+		      const grant_ref_t *refs, bool writable);
 int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count);
 
 /*

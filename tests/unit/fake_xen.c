@@ -244,6 +244,13 @@ void fake_gnt_revoke(uint32_t domid, grant_ref_t gref)
 		*g = fx->grants[--fx->nr_grants];
 }
 
+const void *fake_gnt_page(uint32_t domid, grant_ref_t gref)
+{
+	struct grant *g = grant_find(fx, domid, gref);
+
+	return g ? fx->guest + (size_t)g->page * FAKE_PAGE_SIZE : NULL;
+}
+
 struct fake_gnt_stats fake_gnt_stats(void)
 {
 	return fx->gs;
@@ -255,8 +262,8 @@ int bl_gnt_set_max(struct bl_xen *x, uint32_t count)
 	return 0;
 }
 
-void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count, const grant_ref_t *refs,
-		 bool writable)
+void *bl_gnt_map_refs(struct bl_xen *x, uint32_t count, const uint32_t *domids,
+		      const grant_ref_t *refs, bool writable)
 {
 	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
 	size_t len = (size_t)count * FAKE_PAGE_SIZE;
@@ -265,7 +272,7 @@ void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count, const grant_r
 	x->gs.map_calls++;
 	/* Like gntdev's mmap(): the whole batch fails, naming no ref. */
 	for (uint32_t i = 0; i < count; i++) {
-		struct grant *g = grant_find(x, domid, refs[i]);
+		struct grant *g = grant_find(x, domids[i], refs[i]);
 
 		if (!g || (writable && !g->writable)) {
 			x->gs.map_failures++;
@@ -283,7 +290,7 @@ void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count, const grant_r
 	if (base == MAP_FAILED)
 		abort();
 	for (uint32_t i = 0; i < count; i++) {
-		struct grant *g = grant_find(x, domid, refs[i]);
+		struct grant *g = grant_find(x, domids[i], refs[i]);
 		void *p = mmap(base + (size_t)i * FAKE_PAGE_SIZE, FAKE_PAGE_SIZE, prot,
 			       MAP_SHARED | MAP_FIXED, x->memfd, (off_t)g->page * FAKE_PAGE_SIZE);
 
@@ -296,6 +303,21 @@ void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count, const grant_r
 	x->gs.outstanding++;
 	x->gs.outstanding_pages += count;
 	return base;
+}
+
+void *bl_gnt_map(struct bl_xen *x, uint32_t domid, uint32_t count, const grant_ref_t *refs,
+		 bool writable)
+{
+	uint32_t *domids = malloc(((size_t)count + 1) * sizeof(*domids));
+	void *p;
+
+	if (!domids)
+		abort();
+	for (uint32_t i = 0; i < count; i++)
+		domids[i] = domid;
+	p = bl_gnt_map_refs(x, count, domids, refs, writable);
+	free(domids);
+	return p;
 }
 
 int bl_gnt_unmap(struct bl_xen *x, void *addr, uint32_t count)

@@ -31,6 +31,9 @@ void *fake_guest_page(unsigned n);
 /* Domain domid grants gref for guest page `page`, read-only unless writable. */
 void fake_gnt_grant(uint32_t domid, grant_ref_t gref, unsigned page, bool writable);
 void fake_gnt_revoke(uint32_t domid, grant_ref_t gref);
+/* The page behind a live grant (NULL if none), read without a counted
+ * copy: what a switch port sees through a frame's grants. */
+const void *fake_gnt_page(uint32_t domid, grant_ref_t gref);
 
 struct fake_gnt_stats {
 	uint64_t map_calls;      /* bl_gnt_map calls, successful or not */

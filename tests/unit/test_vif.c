@@ -123,7 +123,7 @@ static void run_for(int ms)
 }
 
 /* The test port: records a copy of every frame (from where the switch
- * says its bytes are: mapped guest pages or dom0 memory). */
+ * says its bytes are: a guest's grants or dom0 memory). */
 static void port_deliver(struct sw_port *p, struct sw_buf *b)
 {
 	unsigned n = 0;
@@ -131,9 +131,17 @@ static void port_deliver(struct sw_port *p, struct sw_buf *b)
 	(void)p;
 	T.got++;
 	for (unsigned i = 0; i < b->nr_frags; i++) {
-		assert_non_null(b->frag[i].addr);
+		const struct sw_frag *f = &b->frag[i];
+		const uint8_t *src = f->addr;
+
+		if (f->domid != SW_LOCAL) {
+			assert_null(f->addr);   /* nothing mapped for the switch */
+			src = fake_gnt_page(f->domid, f->gref);
+			assert_non_null(src);
+			src += f->offset;
+		}
 		assert_true(n + b->frag[i].len <= sizeof(T.rec->data));
-		memcpy(T.rec->data + n, b->frag[i].addr, b->frag[i].len);
+		memcpy(T.rec->data + n, src, b->frag[i].len);
 		n += b->frag[i].len;
 	}
 	assert_int_equal(n, b->len);
@@ -709,8 +717,11 @@ static void test_tx_to_uplink(void **state)
 	assert_int_equal(T.got, 1);
 	assert_int_equal(T.rec->len, 5000);
 	assert_memory_equal(T.rec->data, want, 5000);
-	/* One map for the packet, unmapped once answered. */
-	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	/* Nothing mapped for the switch: one copy call took the header and
+	 * probed the other slots' grants, a segment per slot. */
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 1);
+	assert_int_equal(fake_gnt_stats().copy_segs - before.copy_segs, 3);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 	assert_int_equal(find_vif(&f)->queues[0].stats.tx_pkts, 1);
 	/* Checksum and GSO state reach the uplink. */
@@ -815,11 +826,14 @@ static void test_guest_to_guest_one_copy(void **state)
 	r = rx_pop(&b, 0);
 	assert_int_equal(r.status, 3000);
 	assert_memory_equal(fake_guest_page(pages[0]), want, 3000);
-	/* Known unicast: not flooded to the uplink; one copy call, grant to
-	 * grant, for the two source slots. */
+	/* Known unicast: not flooded to the uplink; the header copy into
+	 * dom0 (128 bytes, and a probe of the second slot), then one copy
+	 * call, grant to grant, for the two source slots; nothing mapped. */
 	assert_int_equal(T.got, 0);
-	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 1);
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 2);
 	assert_int_equal(fake_gnt_stats().copy_foreign_both - before.copy_foreign_both, 2);
+	assert_int_equal(fake_gnt_stats().copy_bytes - before.copy_bytes, 128 + 1 + 3000);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 }
 
@@ -1281,6 +1295,8 @@ static struct {
 	struct net_uplink u;
 	void *held[8];
 	unsigned nheld, closed;
+	uint8_t last[9000];         /* the last frame, read through its iovecs */
+	size_t last_len;
 	struct net_uplink_buf rb;
 	struct iovec rfrag[3];
 	uint8_t rdata[3][4096];
@@ -1290,7 +1306,13 @@ static struct {
 static int au_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 		       const struct net_meta *m, void *cookie)
 {
-	(void)u, (void)iov, (void)n, (void)m;
+	(void)u, (void)m;
+	AU.last_len = 0;
+	for (unsigned i = 0; i < n; i++) {
+		assert_true(AU.last_len + iov[i].iov_len <= sizeof(AU.last));
+		memcpy(AU.last + AU.last_len, iov[i].iov_base, iov[i].iov_len);
+		AU.last_len += iov[i].iov_len;
+	}
 	assert_true(AU.nheld < 8);
 	AU.held[AU.nheld++] = cookie;
 	return 0;
@@ -1336,17 +1358,20 @@ static void test_async_uplink_tx(void **state)
 	struct vfe f;
 	struct fake_gnt_stats before;
 	struct vif *v;
+	uint8_t want[3000];
 
 	(void)state;
 	au_attach();
 	fe_init(&f, DOM_A, 0);
 	connect_vif(&f);
 	before = fake_gnt_stats();
-	tx_frame(&f, 0, OUT_MAC, f.mac, 3000, 2, 1, NULL);
+	tx_frame(&f, 0, OUT_MAC, f.mac, 3000, 2, 1, want);
 	tx_push(&f, 0);
 	run_for(30);
 	v = find_vif(&f);
 	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 3000);
+	assert_memory_equal(AU.last, want, 3000);
 	assert_int_equal(T.got, 1);               /* the flood reached the test port too */
 	assert_int_equal(tx_unconsumed(&f, 0), 0);
 	assert_int_equal(v->queues[0].tx_inflight, 1);
@@ -1355,16 +1380,88 @@ static void test_async_uplink_tx(void **state)
 	tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
 	assert_int_equal(v->queues[0].tx_inflight, 0);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
-	/* A queue closing takes its frames back from the uplink: answered and
-	 * unmapped at once; the uplink's later tx_done only lets go. */
+	/* A queue closing takes its frames back from the uplink: answered at
+	 * once; the mapping (which the device may still read) goes at the
+	 * uplink's tx_done. */
 	tx_frame(&f, 0, OUT_MAC, f.mac, 100, 1, 2, NULL);
 	tx_push(&f, 0);
 	run_for(30);
 	assert_int_equal(AU.nheld, 1);
 	reconnect(&f);
-	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+	assert_int_equal(v->queues[0].tx_inflight, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding + 1);
 	au_complete_all();
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 	/* teardown: detaching closes the uplink */
+}
+
+/* The frames of a pass, from two guests, reach the uplink through ONE
+ * grant map call; a grant revoked after the sender's check costs only its
+ * own frame (the batch is then mapped frame by frame). */
+static void test_uplink_batch_map(void **state)
+{
+	struct vfe a, b;
+	struct fake_gnt_stats before;
+	struct sw_buf bad;
+	uint8_t want[2000];
+	unsigned errors;
+
+	(void)state;
+	au_attach();
+	fe_init(&a, DOM_A, 0);
+	fe_init(&b, DOM_B, 0);
+	connect_vif(&a);
+	connect_vif(&b);
+	before = fake_gnt_stats();
+	tx_frame(&a, 0, OUT_MAC, a.mac, 1500, 1, 1, NULL);
+	tx_frame(&a, 0, OUT_MAC, a.mac, 3000, 2, 2, NULL);
+	tx_frame(&b, 0, OUT_MAC, b.mac, 200, 1, 3, NULL);
+	tx_frame(&b, 0, OUT_MAC, b.mac, 2000, 2, 4, want);
+	tx_push(&a, 0);
+	tx_push(&b, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 4);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	assert_int_equal(fake_gnt_stats().pages_mapped - before.pages_mapped, 6);
+	assert_int_equal(AU.u.stats.tx_maps, 1);
+	assert_int_equal(AU.u.stats.tx_map_pages, 6);
+	assert_int_equal(AU.last_len, 2000);
+	assert_memory_equal(AU.last, want, 2000);
+	/* Nothing answered until the device is done with the whole batch. */
+	assert_int_equal(find_vif(&a)->queues[0].tx_inflight, 2);
+	au_complete_all();
+	tx_expect(&a, 0, 3, NETIF_RSP_OKAY);
+	tx_expect(&b, 0, 3, NETIF_RSP_OKAY);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+
+	/* A frame naming a grant that is gone, in the same pass as a good one. */
+	memset(&bad, 0, sizeof(bad));
+	bad.refs = 1;
+	bad.release = (void (*)(struct sw_buf *))abort;
+	bad.len = 100;
+	bad.nr_frags = 1;
+	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 100 };
+	memcpy(bad.hdr, OUT_MAC, 6);
+	memcpy(bad.hdr + 6, a.mac, 6);
+	bad.hdr_len = 100;
+	errors = (unsigned)AU.u.stats.tx_errors;
+	before = fake_gnt_stats();
+	tx_frame(&b, 0, OUT_MAC, b.mac, 2000, 2, 5, want);
+	tx_push(&b, 0);
+	sw_input(vif_switch(), &T.port, &bad);
+	/* Flooded: the uplink waits for the pass's map, two guests' backlogs
+	 * hold it until their end-of-pass copy (which fails on the bad grant). */
+	assert_int_equal(bad.refs, 4);
+	run_for(30);
+	assert_int_equal(bad.refs, 1);
+	assert_int_equal(AU.u.stats.tx_errors - errors, 1);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 2000);
+	assert_memory_equal(AU.last, want, 2000);
+	/* The batch's call, then the good frame's own. */
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 2);
+	au_complete_all();
+	tx_expect(&b, 0, 2, NETIF_RSP_OKAY);
 }
 
 /* A frame in several device buffers reaches the guest whole, in one copy
@@ -1486,6 +1583,7 @@ int main(void)
 		T_(test_rate_limit),
 		T_(test_tap_header_translation),
 		T_(test_async_uplink_tx),
+		T_(test_uplink_batch_map),
 		T_(test_async_uplink_rx_frags),
 		T_(test_stats_render),
 	};
