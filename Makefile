@@ -27,7 +27,7 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/kshim_net.c blanketd/sw_gso.c blanketd/uplink_kshim_net.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
 UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif \
-            test_switch test_vif test_kshim_net test_sw_gso
+            test_switch test_vif test_kshim_net test_sw_gso test_uplink_tap
 FUZZ     := fuzz_blkif fuzz_config fuzz_netif
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -94,6 +94,9 @@ $(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/ksh
 $(B)/tests/test_kshim_net: tests/unit/test_kshim_net.c $(B)/obj/blanketd/kshim_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/kshim_chain.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
+$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -lev -luring
 $(B)/tests/test_sw_gso: tests/unit/test_sw_gso.c $(B)/obj/blanketd/sw_gso.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka

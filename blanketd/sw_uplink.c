@@ -11,9 +11,8 @@
  * behind a virtio_net_hdr carrying its GSO and partial-checksum state;
  * the checksum offsets come from the switch's private copy of the
  * headers.  The mapping goes, and the senders' TX slots are answered,
- * when the uplink is done with every frame in it: at once for TAP (tx),
- * at the last tx_done for a device that reads the pages later (kshim,
- * tx_async).  A grant revoked between the sender's check and the map
+ * when the uplink is done with every frame in it (its last tx_done: for
+ * TAP within the same pass, for kshim when the L0 NIC has read them).  A grant revoked between the sender's check and the map
  * fails the batch's call: its frames are then mapped one by one, and only
  * the guilty one is dropped.
  *
@@ -120,36 +119,28 @@ static bool frame_meta(const struct sw_buf *b, struct net_meta *m)
 	return true;
 }
 
-/* Write frame b out from iov; m (may be NULL: b is in dom0 memory) is
- * told when the uplink is done with it. */
+/* Queue frame b, mapped at iov, with the uplink; m learns when the
+ * uplink is done with it. */
 static void send(struct sw_buf *b, const struct iovec *iov, struct up_map *m)
 {
 	struct net_meta meta;
 	struct up_tx *t;
 
-	if (!frame_meta(b, &meta)) {
+	if (!frame_meta(b, &meta) || !(t = malloc(sizeof(*t)))) {
 		up.u->stats.tx_errors++;
-	} else if (!up.u->ops->tx_async || !m) {
-		/* (An asynchronous uplink only ever gets guests' frames.) */
-		if (up.u->ops->tx_async)
-			up.u->stats.tx_errors++;
-		else
-			up.u->ops->tx(up.u, iov, b->nr_frags, &meta);
-	} else if ((t = malloc(sizeof(*t)))) {
-		t->m = m;
-		t->prev = NULL;
-		t->next = up.held;
-		m->busy++;
-		if (up.u->ops->tx_async(up.u, iov, b->nr_frags, &meta, t) == 0) {
-			if (up.held)
-				up.held->prev = t;
-			up.held = t;
-		} else {
-			m->busy--;
-			free(t);
-		}
+		return;
+	}
+	t->m = m;
+	t->prev = NULL;
+	t->next = up.held;
+	m->busy++;
+	if (up.u->ops->tx_async(up.u, iov, b->nr_frags, &meta, t) == 0) {
+		if (up.held)
+			up.held->prev = t;
+		up.held = t;
 	} else {
-		up.u->stats.tx_errors++;
+		m->busy--;
+		free(t);
 	}
 }
 
@@ -225,21 +216,17 @@ bool sw_uplink_flush(void)
 
 static void up_deliver(struct sw_port *p, struct sw_buf *b)
 {
-	struct iovec iov[SW_MAX_FRAGS];
-
 	(void)p;
-	for (unsigned i = 0; i < b->nr_frags; i++) {
-		if (b->frag[i].domid != SW_LOCAL) {
-			/* A guest's grants: mapped with the pass's other frames. */
-			sw_buf_get(b);
-			up.pend = grow(up.pend, &up.pend_cap, up.npend + 1, sizeof(*up.pend));
-			up.pend[up.npend++] = b;
+	/* Only guests send to the uplink: their grants are mapped with the
+	 * pass's other frames. */
+	for (unsigned i = 0; i < b->nr_frags; i++)
+		if (b->frag[i].domid == SW_LOCAL) {
+			up.u->stats.tx_errors++;
 			return;
 		}
-		iov[i].iov_base = (void *)b->frag[i].addr;
-		iov[i].iov_len = b->frag[i].len;
-	}
-	send(b, iov, NULL);
+	sw_buf_get(b);
+	up.pend = grow(up.pend, &up.pend_cap, up.npend + 1, sizeof(*up.pend));
+	up.pend[up.npend++] = b;
 }
 
 static const struct sw_port_ops up_ops = { .deliver = up_deliver };

@@ -87,16 +87,14 @@ int uplink_kshim_bind(const char *pci, char *err, size_t errlen);
  *
  * The vif switch's way out of dom0.  TX hands the uplink one Ethernet frame
  * as iovecs (a guest's granted pages mapped here, used in place) plus its
- * offload metadata, in virtio_net_hdr terms.  Two ways:
- *   tx()        writes it out before returning and keeps no pointer (TAP);
- *   tx_async()  queues it for a device that reads the pages later (kshim:
- *               the L0 NIC DMAs from them); the pages must stay mapped
- *               until the uplink calls the owner's tx_done(cookie), once
- *               per frame it accepted (0 returned), whatever became of it.
- * An uplink has one or the other.  RX goes the other way: the uplink reads
- * frames into buffers of its own bounded pool and calls rx() once per
- * frame; whoever rx() hands it to calls rx_release() when the last copy
- * into a guest is done, which returns the buffer to the pool.
+ * offload metadata, in virtio_net_hdr terms, with tx_async(): the uplink
+ * queues it (TAP: a writev on the io_uring, submitted at the end of the
+ * pass; kshim: the L0 NIC DMAs from the pages later); the pages stay mapped
+ * until the uplink calls the owner's tx_done(cookie), once per frame it
+ * accepted (0 returned), whatever became of it.  RX goes the other way:
+ * the uplink reads frames into buffers of its own bounded pool and calls
+ * rx() once per frame; whoever rx() hands it to calls rx_release() when
+ * the last copy into a guest is done, which returns the buffer to the pool.
  */
 struct net_meta {
 	uint8_t gso_type;        /* XEN_NETIF_GSO_TYPE_NONE/TCPV4/TCPV6 */
@@ -138,9 +136,6 @@ struct net_uplink_stats {
 };
 
 struct net_uplink_ops {
-	/* Send one frame now; 0, or -errno (dropped). */
-	int (*tx)(struct net_uplink *u, const struct iovec *iov, unsigned iovcnt,
-		  const struct net_meta *m);
 	/* Queue one frame; 0 (tx_done follows), or -errno (dropped, no tx_done). */
 	int (*tx_async)(struct net_uplink *u, const struct iovec *iov, unsigned iovcnt,
 			const struct net_meta *m, void *cookie);

@@ -355,7 +355,8 @@ static void notify(struct vif_queue *q, evtchn_port_t port)
 bool vif_flush_all(void)
 {
 	struct vif_queue *again = NULL;
-	/* First the uplink's frames: TAP answers their slots at once. */
+	/* First the uplink's frames: mapped, and queued (TAP: on this pass's
+	 * io_uring submit, so their slots are answered in the next round). */
 	bool did = sw_uplink_flush();
 
 	if (!dirty_head)

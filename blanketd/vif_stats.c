@@ -93,7 +93,7 @@ static void render_json(FILE *f, bool list_only)
 			u->tx_map_pages);
 		/* A device uplink's costs: copies (0: zero-copy), per-frame and
 		 * long-lived registrations, KICKs. */
-		if (sw_uplink()->ops->tx_async)
+		if (sw_uplink()->ops->mem_register)
 			fprintf(f, ",\"copies\":%" PRIu64 ",\"registrations\":%" PRIu64
 				",\"mem_regions\":%" PRIu64 ",\"kicks\":%" PRIu64 ",\"tx_inflight\":%"
 				PRIu64, u->copies, u->registrations, u->mem_regions, u->kicks,
@@ -154,7 +154,7 @@ static void render_text(FILE *f, bool list_only)
 			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty);
 		fprintf(f, "  guests' frames mapped: %" PRIu64 " pages in %" PRIu64 " calls\n",
 			u->tx_map_pages, u->tx_maps);
-		if (sw_uplink()->ops->tx_async)
+		if (sw_uplink()->ops->mem_register)
 			fprintf(f, "  copies %" PRIu64 "  registrations %" PRIu64 " (long-lived %" PRIu64
 				")  kicks %" PRIu64 "  tx in flight %" PRIu64 "\n", u->copies,
 				u->registrations, u->mem_regions, u->kicks, u->tx_inflight);

@@ -1,0 +1,234 @@
+/*
+ * test_uplink_tap.c - the TAP uplink against a real TAP interface (root and
+ * /dev/net/tun, as CI has): frames queued in one loop pass leave in one
+ * io_uring submit with their bytes and offload state; frames the kernel
+ * sends on the interface come back through rx(); closing with writes
+ * queued still completes each of them.  A packet socket on the interface
+ * is the far side.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "uplink.h"
+#include "uring.h"
+
+static const uint8_t OUR_MAC[6] = { 0x00, 0x16, 0x3e, 0x00, 0x00, 0x01 };
+static const uint8_t FAR_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x99 };
+#define ETHERTYPE_TEST 0x88b5   /* IEEE local experimental: the stack ignores it */
+
+static struct {
+	struct ev_loop *loop;
+	struct net_uplink *u;
+	int ps;                  /* packet socket on the interface */
+	unsigned done, done_err;
+	void *cookies[8];
+	uint8_t rx[2048];
+	size_t rx_len;
+	unsigned rx_frames;
+} T;
+
+static void on_tx_done(struct net_uplink *u, void *cookie, int res)
+{
+	(void)u;
+	T.cookies[T.done++ % 8] = cookie;
+	T.done_err += res != 0;
+}
+
+static void on_rx(struct net_uplink *u, struct net_uplink_buf *b)
+{
+	const uint8_t *d = b->data;
+
+	/* Only our test frames (the kernel may send ND/MLD on its own). */
+	if (b->len >= 14 && d[12] == (ETHERTYPE_TEST >> 8) && d[13] == (ETHERTYPE_TEST & 0xff)) {
+		T.rx_len = b->len < sizeof(T.rx) ? b->len : sizeof(T.rx);
+		memcpy(T.rx, d, T.rx_len);
+		T.rx_frames++;
+	}
+	u->ops->rx_release(u, b);
+}
+
+static int setup(void **state)
+{
+	char err[256];
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+
+	(void)state;
+	memset(&T, 0, sizeof(T));
+	log_level = BL_LOG_ERR;
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK)) {
+		print_message("needs root and /dev/net/tun\n");
+		return -1;
+	}
+	T.loop = ev_loop_new(EVFLAG_AUTO);
+	assert_int_equal(uring_init(T.loop, 64), 0);
+	T.u = uplink_tap_open(T.loop, "bltest%d", err, sizeof(err));
+	if (!T.u)
+		print_message("%s\n", err);
+	assert_non_null(T.u);
+	T.u->tx_done = on_tx_done;
+	T.u->rx = on_rx;
+	T.ps = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	assert_true(T.ps >= 0);
+	sll.sll_ifindex = (int)if_nametoindex(T.u->name);
+	assert_true(sll.sll_ifindex > 0);
+	assert_int_equal(bind(T.ps, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (T.u)
+		T.u->ops->close(T.u);
+	if (T.ps > 0)
+		close(T.ps);
+	if (T.loop) {
+		uring_exit(T.loop);
+		ev_loop_destroy(T.loop);
+	}
+	return 0;
+}
+
+static void frame(uint8_t *p, size_t len, const uint8_t *dst, const uint8_t *src, uint8_t seed)
+{
+	memcpy(p, dst, 6);
+	memcpy(p + 6, src, 6);
+	p[12] = ETHERTYPE_TEST >> 8;
+	p[13] = ETHERTYPE_TEST & 0xff;
+	for (size_t i = 14; i < len; i++)
+		p[i] = (uint8_t)(seed + i * 7);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run the loop until *count reaches want (or 3 s pass). */
+static void run_until(const unsigned *count, unsigned want)
+{
+	double end = now() + 3;
+
+	while (*count < want && now() < end)
+		ev_run(T.loop, EVRUN_NOWAIT);
+}
+
+/* The next frame the interface received (from the TAP fd), or 0. */
+static ssize_t far_recv(uint8_t *buf, size_t cap)
+{
+	double end = now() + 3;
+
+	while (now() < end) {
+		struct sockaddr_ll from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(T.ps, buf, cap, 0, (struct sockaddr *)&from, &fl);
+
+		if (n < 0 && errno == EAGAIN) {
+			usleep(1000);
+			continue;
+		}
+		assert_true(n >= 0);
+		if (from.sll_pkttype != PACKET_OUTGOING && n >= 14 &&
+		    buf[12] == (ETHERTYPE_TEST >> 8) && buf[13] == (ETHERTYPE_TEST & 0xff))
+			return n;
+	}
+	return 0;
+}
+
+static void test_tx_batched(void **state)
+{
+	static uint8_t a[1000], b[3000], got[4000];
+	struct iovec va[1] = { { a, sizeof(a) } };
+	struct iovec vb[2] = { { b, 1200 }, { b + 1200, sizeof(b) - 1200 } };
+	struct net_meta m = { .data_validated = true };
+	struct uring_stats before = uring_stats;
+
+	(void)state;
+	frame(a, sizeof(a), FAR_MAC, OUR_MAC, 1);
+	frame(b, sizeof(b), FAR_MAC, OUR_MAC, 2);
+	assert_int_equal(T.u->ops->tx_async(T.u, va, 1, &m, (void *)1), 0);
+	assert_int_equal(T.u->ops->tx_async(T.u, vb, 2, &m, (void *)2), 0);
+	assert_int_equal(T.u->stats.tx_inflight, 2);
+	assert_int_equal(T.done, 0);           /* queued, not written */
+	run_until(&T.done, 2);
+	assert_int_equal(T.done, 2);
+	assert_int_equal(T.done_err, 0);
+	assert_ptr_equal(T.cookies[0], (void *)1);
+	assert_ptr_equal(T.cookies[1], (void *)2);
+	/* Both in one io_uring_enter. */
+	assert_int_equal(uring_stats.submits - before.submits, 1);
+	assert_int_equal(uring_stats.sqes - before.sqes, 2);
+	assert_int_equal(T.u->stats.tx_pkts, 2);
+	assert_int_equal(T.u->stats.tx_bytes, sizeof(a) + sizeof(b));
+	assert_int_equal(T.u->stats.tx_inflight, 0);
+	assert_int_equal(far_recv(got, sizeof(got)), sizeof(a));
+	assert_memory_equal(got, a, sizeof(a));
+	assert_int_equal(far_recv(got, sizeof(got)), sizeof(b));
+	assert_memory_equal(got, b, sizeof(b));
+}
+
+static void test_rx(void **state)
+{
+	static uint8_t f[1500];
+	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_halen = 6 };
+
+	(void)state;
+	frame(f, sizeof(f), OUR_MAC, FAR_MAC, 3);
+	to.sll_ifindex = (int)if_nametoindex(T.u->name);
+	memcpy(to.sll_addr, OUR_MAC, 6);
+	assert_int_equal(sendto(T.ps, f, sizeof(f), 0, (struct sockaddr *)&to, sizeof(to)),
+			 (ssize_t)sizeof(f));
+	run_until(&T.rx_frames, 1);
+	assert_int_equal(T.rx_frames, 1);
+	assert_int_equal(T.rx_len, sizeof(f));
+	assert_memory_equal(T.rx, f, sizeof(f));
+	assert_true(T.u->stats.rx_pkts >= 1);
+}
+
+/* Writes queued but not submitted when the uplink closes still complete,
+ * each with its tx_done, before the fd goes. */
+static void test_close_completes_queued(void **state)
+{
+	static uint8_t a[200];
+	struct iovec va[1] = { { a, sizeof(a) } };
+	struct net_meta m = { 0 };
+
+	(void)state;
+	frame(a, sizeof(a), FAR_MAC, OUR_MAC, 4);
+	assert_int_equal(T.u->ops->tx_async(T.u, va, 1, &m, (void *)7), 0);
+	assert_int_equal(T.u->ops->tx_async(T.u, va, 1, &m, (void *)8), 0);
+	T.u->ops->close(T.u);
+	T.u = NULL;
+	assert_int_equal(T.done, 2);
+	assert_ptr_equal(T.cookies[1], (void *)8);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tx_batched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_completes_queued, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
