@@ -14,7 +14,8 @@
  * when the uplink is done with every frame in it (its last tx_done: for
  * TAP within the same pass, for kshim when the L0 NIC has read them).  A grant revoked between the sender's check and the map
  * fails the batch's call: its frames are then mapped one by one, and only
- * the guilty one is dropped.
+ * the guilty one is dropped.  A frame no longer than the sender's header
+ * copy (a TCP ACK) is not mapped at all: it goes from a copy of that.
  *
  * In: each frame the uplink read enters the switch as a buffer in dom0
  * memory (one fragment, or one per page-sized device buffer), handed back
@@ -22,6 +23,7 @@
  */
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "vif.h"
@@ -39,10 +41,11 @@ struct up_map {
 	} frame[];
 };
 
-/* A frame the uplink holds (tx_async); m is NULL once detached. */
+/* A frame the uplink holds (tx_async). */
 struct up_tx {
-	struct up_map *m;
+	struct up_map *m;         /* its mapping; NULL: a small frame, in data */
 	struct up_tx *prev, *next;
+	uint8_t data[];
 };
 
 static struct {
@@ -99,7 +102,8 @@ static void up_tx_done(struct net_uplink *u, void *cookie, int res)
 		up.held = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	map_done(t->m);
+	if (t->m)
+		map_done(t->m);
 	free(t);
 }
 
@@ -119,27 +123,38 @@ static bool frame_meta(const struct sw_buf *b, struct net_meta *m)
 	return true;
 }
 
-/* Queue frame b, mapped at iov, with the uplink; m learns when the
- * uplink is done with it. */
-static void send(struct sw_buf *b, const struct iovec *iov, struct up_map *m)
+/* Queue frame b with the uplink: mapped at iov (m learns when the uplink
+ * is done with it), or, m NULL, a small frame sent from a copy of the
+ * header copy it wholly fits in. */
+static void send(struct sw_buf *b, const struct iovec *iov, unsigned n, struct up_map *m)
 {
 	struct net_meta meta;
+	struct iovec small;
 	struct up_tx *t;
 
-	if (!frame_meta(b, &meta) || !(t = malloc(sizeof(*t)))) {
+	if (!frame_meta(b, &meta) || !(t = malloc(sizeof(*t) + (m ? 0 : b->len)))) {
 		up.u->stats.tx_errors++;
 		return;
 	}
 	t->m = m;
+	if (m) {
+		m->busy++;
+	} else {
+		memcpy(t->data, b->hdr, b->len);
+		small = (struct iovec){ .iov_base = t->data, .iov_len = b->len };
+		iov = &small;
+		n = 1;
+		up.u->stats.copies += b->len;
+	}
 	t->prev = NULL;
 	t->next = up.held;
-	m->busy++;
-	if (up.u->ops->tx_async(up.u, iov, b->nr_frags, &meta, t) == 0) {
+	if (up.u->ops->tx_async(up.u, iov, n, &meta, t) == 0) {
 		if (up.held)
 			up.held->prev = t;
 		up.held = t;
 	} else {
-		m->busy--;
+		if (m)
+			m->busy--;
 		free(t);
 	}
 }
@@ -190,7 +205,7 @@ static bool map_send(struct sw_buf **frames, unsigned n)
 					  b->frag[i].offset;
 			iov[i].iov_len = b->frag[i].len;
 		}
-		send(b, iov, m);
+		send(b, iov, b->nr_frags, m);
 	}
 	map_done(m);
 	return true;
@@ -224,6 +239,14 @@ static void up_deliver(struct sw_port *p, struct sw_buf *b)
 			up.u->stats.tx_errors++;
 			return;
 		}
+	/* A frame the header copy holds whole (a TCP ACK: netback's
+	 * XEN_NETBACK_TX_COPY_LEN case) needs no mapping, unless the uplink
+	 * reads only registered memory (kshim): a registration per frame
+	 * costs more than its share of the pass's mapping. */
+	if (b->len <= b->hdr_len && !up.u->ops->mem_register) {
+		send(b, NULL, 0, NULL);
+		return;
+	}
 	sw_buf_get(b);
 	up.pend = grow(up.pend, &up.pend_cap, up.npend + 1, sizeof(*up.pend));
 	up.pend[up.npend++] = b;
@@ -291,7 +314,7 @@ void sw_uplink_forget(bool (*mine)(struct sw_buf *b, void *arg), void *arg)
 	}
 	up.npend = k;
 	for (struct up_tx *t = up.held; t; t = t->next)
-		for (unsigned i = 0; i < t->m->nframes; i++) {
+		for (unsigned i = 0; t->m && i < t->m->nframes; i++) {
 			struct sw_buf *b = t->m->frame[i].b;
 
 			if (b && mine(b, arg)) {
@@ -311,7 +334,8 @@ void sw_uplink_detach(struct sw *s)
 	/* Closing calls tx_done for what the uplink still holds. */
 	up.u->ops->close(up.u);
 	while (up.held) {
-		up.held->m->registered = false;   /* went with the device */
+		if (up.held->m)
+			up.held->m->registered = false;   /* went with the device */
 		up_tx_done(NULL, up.held, -1);
 	}
 	up.u = NULL;

@@ -87,17 +87,17 @@ static void render_json(FILE *f, bool list_only)
 		fprintf(f, ",\"uplink\":{\"kind\":\"%s\",\"name\":\"%s\",\"tx_packets\":%" PRIu64
 			",\"tx_bytes\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_packets\":%" PRIu64
 			",\"rx_bytes\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ",\"rx_pool_empty\":%" PRIu64
-			",\"tx_grant_maps\":%" PRIu64 ",\"tx_pages_mapped\":%" PRIu64,
+			",\"tx_grant_maps\":%" PRIu64 ",\"tx_pages_mapped\":%" PRIu64
+			",\"copies\":%" PRIu64,
 			sw_uplink()->kind, sw_uplink()->name, u->tx_pkts, u->tx_bytes, u->tx_errors,
 			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty, u->tx_maps,
-			u->tx_map_pages);
+			u->tx_map_pages, u->copies);
 		/* A device uplink's costs: copies (0: zero-copy), per-frame and
 		 * long-lived registrations, KICKs. */
 		if (sw_uplink()->ops->mem_register)
-			fprintf(f, ",\"copies\":%" PRIu64 ",\"registrations\":%" PRIu64
-				",\"mem_regions\":%" PRIu64 ",\"kicks\":%" PRIu64 ",\"tx_inflight\":%"
-				PRIu64, u->copies, u->registrations, u->mem_regions, u->kicks,
-				u->tx_inflight);
+			fprintf(f, ",\"registrations\":%" PRIu64 ",\"mem_regions\":%" PRIu64
+				",\"kicks\":%" PRIu64 ",\"tx_inflight\":%" PRIu64, u->registrations,
+				u->mem_regions, u->kicks, u->tx_inflight);
 		fputc('}', f);
 	}
 	fputs("}\n", f);
@@ -152,12 +152,12 @@ static void render_text(FILE *f, bool list_only)
 			PRIu64 " pkts %" PRIu64 " bytes (%" PRIu64 " errors, pool empty %" PRIu64 "x)\n",
 			sw_uplink()->kind, sw_uplink()->name, u->tx_pkts, u->tx_bytes, u->tx_errors,
 			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty);
-		fprintf(f, "  guests' frames mapped: %" PRIu64 " pages in %" PRIu64 " calls\n",
-			u->tx_map_pages, u->tx_maps);
+		fprintf(f, "  guests' frames mapped: %" PRIu64 " pages in %" PRIu64
+			" calls  bytes copied %" PRIu64 "\n", u->tx_map_pages, u->tx_maps, u->copies);
 		if (sw_uplink()->ops->mem_register)
-			fprintf(f, "  copies %" PRIu64 "  registrations %" PRIu64 " (long-lived %" PRIu64
-				")  kicks %" PRIu64 "  tx in flight %" PRIu64 "\n", u->copies,
-				u->registrations, u->mem_regions, u->kicks, u->tx_inflight);
+			fprintf(f, "  registrations %" PRIu64 " (long-lived %" PRIu64 ")  kicks %"
+				PRIu64 "  tx in flight %" PRIu64 "\n", u->registrations, u->mem_regions,
+				u->kicks, u->tx_inflight);
 	}
 }
 
