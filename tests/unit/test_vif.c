@@ -1296,6 +1296,7 @@ static struct {
 	void *held[8];
 	unsigned nheld, closed;
 	uint8_t last[9000];         /* the last frame, read through its iovecs */
+	int regs;                   /* registrations held (mem_register) */
 	size_t last_len;
 	struct net_uplink_buf rb;
 	struct iovec rfrag[3];
@@ -1336,6 +1337,19 @@ static void au_close(struct net_uplink *u)
 	(void)u;
 	AU.closed++;
 	au_complete_all();
+}
+
+static int au_mem_register(struct net_uplink *u, void *addr, size_t len)
+{
+	(void)u, (void)addr, (void)len;
+	AU.regs++;
+	return 0;
+}
+
+static void au_mem_unregister(struct net_uplink *u, void *addr, size_t len)
+{
+	(void)u, (void)addr, (void)len;
+	AU.regs--;
 }
 
 static const struct net_uplink_ops au_ops = {
@@ -1383,7 +1397,7 @@ static void test_async_uplink_tx(void **state)
 	/* A queue closing takes its frames back from the uplink: answered at
 	 * once; the mapping (which the device may still read) goes at the
 	 * uplink's tx_done. */
-	tx_frame(&f, 0, OUT_MAC, f.mac, 100, 1, 2, NULL);
+	tx_frame(&f, 0, OUT_MAC, f.mac, 300, 1, 2, NULL);
 	tx_push(&f, 0);
 	run_for(30);
 	assert_int_equal(AU.nheld, 1);
@@ -1438,12 +1452,12 @@ static void test_uplink_batch_map(void **state)
 	memset(&bad, 0, sizeof(bad));
 	bad.refs = 1;
 	bad.release = (void (*)(struct sw_buf *))abort;
-	bad.len = 100;
+	bad.len = 300;
 	bad.nr_frags = 1;
-	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 100 };
+	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 300 };
 	memcpy(bad.hdr, OUT_MAC, 6);
 	memcpy(bad.hdr + 6, a.mac, 6);
-	bad.hdr_len = 100;
+	bad.hdr_len = SW_HDR_MAX;
 	errors = (unsigned)AU.u.stats.tx_errors;
 	before = fake_gnt_stats();
 	tx_frame(&b, 0, OUT_MAC, b.mac, 2000, 2, 5, want);
@@ -1462,6 +1476,53 @@ static void test_uplink_batch_map(void **state)
 	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 2);
 	au_complete_all();
 	tx_expect(&b, 0, 2, NETIF_RSP_OKAY);
+}
+
+/* A frame no longer than the header copy (a TCP ACK) reaches an uplink
+ * that needs no registration unmapped, from a copy of that copy, and its
+ * slot is answered at once; one that needs registering (kshim) gets it
+ * mapped with the pass's other frames. */
+static void test_uplink_small_frame(void **state)
+{
+	static const struct net_uplink_ops reg_ops = {
+		.tx_async = au_tx_async, .rx_release = au_rx_release, .close = au_close,
+		.mem_register = au_mem_register, .mem_unregister = au_mem_unregister,
+	};
+	struct vfe f;
+	struct fake_gnt_stats before;
+	uint8_t want[SW_HDR_MAX];
+
+	(void)state;
+	au_attach();
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, SW_HDR_MAX, 1, 1, want);
+	tx_push(&f, 0);
+	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
+	assert_int_equal(AU.nheld, 1);          /* the uplink still has it... */
+	assert_int_equal(AU.last_len, SW_HDR_MAX);
+	assert_memory_equal(AU.last, want, SW_HDR_MAX);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	assert_int_equal(AU.u.stats.copies, SW_HDR_MAX);
+	au_complete_all();                      /* ...in memory of its own */
+	/* With registration: mapped, registered once, answered when done. */
+	sw_uplink_detach(vif_switch());
+	au_attach();
+	AU.u.ops = &reg_ops;
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, 60, 1, 2, want);
+	tx_push(&f, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.regs, 1);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	assert_int_equal(tx_unconsumed(&f, 0), 0);
+	assert_int_equal(find_vif(&f)->queues[0].tx_inflight, 1);
+	au_complete_all();
+	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
+	assert_int_equal(AU.regs, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 }
 
 /* A frame in several device buffers reaches the guest whole, in one copy
@@ -1584,6 +1645,7 @@ int main(void)
 		T_(test_tap_header_translation),
 		T_(test_async_uplink_tx),
 		T_(test_uplink_batch_map),
+		T_(test_uplink_small_frame),
 		T_(test_async_uplink_rx_frags),
 		T_(test_stats_render),
 	};
