@@ -35,10 +35,7 @@ struct up_map {
 	bool registered;          /* with the uplink (mem_register) */
 	unsigned busy;            /* frames the uplink has not finished */
 	unsigned nframes;
-	struct {
-		struct sw_buf *b; /* NULL once the sender took it back */
-		uint32_t page;    /* its first page in the mapping */
-	} frame[];
+	struct sw_buf *frame[];   /* NULL once the sender took it back */
 };
 
 /* A frame the uplink holds (tx_async). */
@@ -86,8 +83,8 @@ static void map_done(struct up_map *m)
 		up.u->ops->mem_unregister(up.u, m->addr, (size_t)m->pages * NETIF_PAGE_SIZE);
 	bl_gnt_unmap(vif_ctx.xen, m->addr, m->pages);
 	for (unsigned i = 0; i < m->nframes; i++)
-		if (m->frame[i].b)
-			sw_buf_put(m->frame[i].b);
+		if (m->frame[i])
+			sw_buf_put(m->frame[i]);
 	free(m);
 }
 
@@ -198,8 +195,7 @@ static bool map_send(struct sw_buf **frames, unsigned n)
 		struct sw_buf *b = frames[k];
 		struct iovec iov[SW_MAX_FRAGS];
 
-		m->frame[k].b = b;
-		m->frame[k].page = pages;
+		m->frame[k] = b;
 		for (unsigned i = 0; i < b->nr_frags; i++, pages++) {
 			iov[i].iov_base = (uint8_t *)m->addr + (size_t)pages * NETIF_PAGE_SIZE +
 					  b->frag[i].offset;
@@ -315,10 +311,10 @@ void sw_uplink_forget(bool (*mine)(struct sw_buf *b, void *arg), void *arg)
 	up.npend = k;
 	for (struct up_tx *t = up.held; t; t = t->next)
 		for (unsigned i = 0; t->m && i < t->m->nframes; i++) {
-			struct sw_buf *b = t->m->frame[i].b;
+			struct sw_buf *b = t->m->frame[i];
 
 			if (b && mine(b, arg)) {
-				t->m->frame[i].b = NULL;
+				t->m->frame[i] = NULL;
 				sw_buf_put(b);
 			}
 		}
