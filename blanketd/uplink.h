@@ -88,8 +88,8 @@ int uplink_kshim_bind(const char *pci, char *err, size_t errlen);
  * The vif switch's way out of dom0.  TX hands the uplink one Ethernet frame
  * as iovecs (a guest's granted pages mapped here, used in place) plus its
  * offload metadata, in virtio_net_hdr terms, with tx_async(): the uplink
- * queues it (TAP: for its own thread's writev; kshim: the L0 NIC DMAs
- * from the pages later); the pages stay mapped
+ * queues it (TAP: a writev on the io_uring, submitted at the end of the
+ * pass; kshim: the L0 NIC DMAs from the pages later); the pages stay mapped
  * until the uplink calls the owner's tx_done(cookie), once per frame it
  * accepted (0 returned), whatever became of it.  RX goes the other way:
  * the uplink reads frames into buffers of its own bounded pool and calls

@@ -68,6 +68,15 @@ static void reap(void)
 	} while (io_uring_cq_has_overflow(&ring) && io_uring_get_events(&ring) >= 0);
 }
 
+void uring_wait(void)
+{
+	struct io_uring_cqe *cqe;
+
+	uring_submit();
+	if (io_uring_wait_cqe(&ring, &cqe) == 0)
+		reap();
+}
+
 static void on_ring(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop, (void)w, (void)revents;

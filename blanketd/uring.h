@@ -32,6 +32,9 @@ extern struct uring_stats uring_stats;
 
 /* Hand SQEs to the kernel now (called once per loop pass). */
 void uring_submit(void);
+/* Submit, wait for at least one completion and run the completions
+ * (an uplink closing with operations in flight). */
+void uring_wait(void);
 /* Work run after each batch of completions and before the loop sleeps
  * (vbd rings push their responses there, and take new requests). */
 void uring_set_flush_hook(void (*hook)(void));

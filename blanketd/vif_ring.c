@@ -12,9 +12,9 @@
  * grant to grant at the end of the pass; the uplink maps what it must
  * write out, the whole pass's frames in one call (sw_uplink.c).  The
  * guest's slots are answered when the last port that took the packet is
- * done with it: the same pass for guests; for the uplink once it wrote
- * them out (TAP: its thread's writev; kshim: the L0 NIC's TX completion),
- * normally within the next pass or two; a queue closing takes such
+ * done with it: the same pass for guests and the TAP uplink; for the
+ * kshim uplink once the L0 NIC has read the pages (its TX completion,
+ * normally within the next pass or two); a queue closing takes such
  * packets back (sw_uplink_forget).
  *
  * Responses are pushed, and the frontend notified as the ring macros say,
@@ -355,7 +355,8 @@ static void notify(struct vif_queue *q, evtchn_port_t port)
 bool vif_flush_all(void)
 {
 	struct vif_queue *again = NULL;
-	/* First the uplink's frames: mapped, and queued with it. */
+	/* First the uplink's frames: mapped, and queued (TAP: on this pass's
+	 * io_uring submit, so their slots are answered in the next round). */
 	bool did = sw_uplink_flush();
 
 	if (!dirty_head)
