@@ -12,8 +12,10 @@
  * the checksum offsets come from the switch's private copy of the
  * headers.  The mapping goes, and the senders' TX slots are answered,
  * when the uplink is done with every frame in it (its last tx_done: for
- * TAP within the same pass, for kshim when the L0 NIC has read them).  A grant revoked between the sender's check and the map
- * fails the batch's call: its frames are then mapped one by one, and only
+ * TAP in the same pass, its io_uring writes completing inside the pass's
+ * submit; for kshim when the L0 NIC has read them).  A grant revoked
+ * between the sender's check and the map fails the batch's call: its
+ * frames are then mapped one by one, and only
  * the guilty one is dropped.  A frame no longer than the sender's header
  * copy (a TCP ACK) is not mapped at all: it goes from a copy of that.
  *

@@ -12,10 +12,11 @@
  * grant to grant at the end of the pass; the uplink maps what it must
  * write out, the whole pass's frames in one call (sw_uplink.c).  The
  * guest's slots are answered when the last port that took the packet is
- * done with it: the same pass for guests and the TAP uplink; for the
- * kshim uplink once the L0 NIC has read the pages (its TX completion,
- * normally within the next pass or two); a queue closing takes such
- * packets back (sw_uplink_forget).
+ * done with it: the same pass for guests and the TAP uplink (its io_uring
+ * writes complete inside the pass's submit); for the kshim uplink once
+ * the L0 NIC has read the pages (its TX completion, normally within the
+ * next pass or two); a queue closing takes such packets back
+ * (sw_uplink_forget).
  *
  * Responses are pushed, and the frontend notified as the ring macros say,
  * once per queue per pass (vif_flush_all).
@@ -355,8 +356,8 @@ static void notify(struct vif_queue *q, evtchn_port_t port)
 bool vif_flush_all(void)
 {
 	struct vif_queue *again = NULL;
-	/* First the uplink's frames: mapped, and queued (TAP: on this pass's
-	 * io_uring submit, so their slots are answered in the next round). */
+	/* First the uplink's frames: mapped and queued (TAP's go in this
+	 * pass's io_uring submit, and are answered in its next round). */
 	bool did = sw_uplink_flush();
 
 	if (!dirty_head)

@@ -189,6 +189,9 @@ if [ -n "$dom0_script" ]; then
     mkdir -p "$rt/e2e/user-dom0"
     cp "$dom0_script" "$rt/e2e/user-dom0/"
 fi
+# E2E_DOM0_EXTRA=DIR: DIR's tree added to dom0's root, for tools a session needs while
+# investigating (perf and its libraries, say); nothing in the tests relies on it.
+[ -z "${E2E_DOM0_EXTRA:-}" ] || cp -a "$E2E_DOM0_EXTRA"/. "$rt/"
 
 mkcpio() {
     (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$2"
