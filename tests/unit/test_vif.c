@@ -1150,6 +1150,67 @@ static void test_no_rx_buffers_bounded(void **state)
 	assert_int_equal(((uint8_t *)fake_guest_page(pages[0]))[14], (uint8_t)(0 + 14 * 7));
 }
 
+/* A guest's frame for a guest without buffers waits in dom0 memory: its
+ * bytes grant-copied there (one call for the queue's frames), the sender
+ * answered at once; a frame whose grant is gone by then is dropped when
+ * its turn comes, not delivered as garbage. */
+static void test_guest_frame_waits_in_dom0(void **state)
+{
+	struct vfe a, b;
+	struct vif *vb;
+	struct sw_buf bad;
+	struct fake_gnt_stats before;
+	unsigned pages[4];
+	uint8_t want[3000];
+	struct netif_rx_response r;
+
+	(void)state;
+	fe_init(&a, DOM_A, 0);
+	fe_init(&b, DOM_B, 0);
+	connect_vif(&a);
+	connect_vif(&b);
+	vb = find_vif(&b);
+	rx_post(&a, 0, 4, NULL);
+	run_for(5);
+	/* b speaks first so the switch learns where it is. */
+	tx_frame(&b, 0, BCAST, b.mac, 60, 1, 1, NULL);
+	tx_push(&b, 0);
+	tx_expect(&b, 0, 1, NETIF_RSP_OKAY);
+	before = fake_gnt_stats();
+	tx_frame(&a, 0, b.mac, a.mac, 3000, 2, 9, want);
+	tx_push(&a, 0);
+	tx_expect(&a, 0, 2, NETIF_RSP_OKAY);
+	assert_int_equal(vb->queues[0].bl_len, 1);
+	assert_int_equal(vb->queues[0].stats.rx_bounced, 1);
+	/* The header copy, then the bounce's copy of both slots. */
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 2);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	/* A frame naming a grant that is gone. */
+	memset(&bad, 0, sizeof(bad));
+	bad.refs = 1;
+	bad.release = (void (*)(struct sw_buf *))abort;
+	bad.len = 500;
+	bad.nr_frags = 1;
+	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 500 };
+	memcpy(bad.hdr, b.mac, 6);
+	memcpy(bad.hdr + 6, OUT_MAC, 6);
+	bad.hdr_len = SW_HDR_MAX;
+	sw_input(vif_switch(), &T.port, &bad);
+	run_for(10);
+	assert_int_equal(bad.refs, 1);          /* let go: the copy is dom0's */
+	assert_int_equal(vb->queues[0].bl_len, 2);
+	/* Buffers: a's frame arrives whole; the other is dropped. */
+	rx_post(&b, 0, 4, pages);
+	rx_wait(&b, 0, 1);
+	r = rx_pop(&b, 0);
+	assert_int_equal(r.status, 3000);
+	assert_memory_equal(fake_guest_page(pages[0]), want, 3000);
+	run_for(10);
+	assert_int_equal(vb->queues[0].bl_len, 0);
+	assert_int_equal(vb->queues[0].stats.drops[VIF_DROP_RX_SIZE], 1);
+	assert_int_equal(rx_unconsumed(&b, 0), 0);   /* nothing else reached b */
+}
+
 static void test_mac_spoof(void **state)
 {
 	struct vfe f;
@@ -1637,6 +1698,7 @@ int main(void)
 		T_(test_producer_past_ring),
 		T_(test_ctrl_ring),
 		T_(test_no_rx_buffers_bounded),
+		T_(test_guest_frame_waits_in_dom0),
 		T_(test_mac_spoof),
 		TC(test_mac_spoof_allowed, "allow-mac-spoof = yes\n"),
 		T_(test_multicast_control),
