@@ -27,7 +27,7 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/kshim_net.c blanketd/sw_gso.c blanketd/uplink_kshim_net.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
 UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif \
-            test_switch test_vif test_kshim_net test_sw_gso test_uplink_tap
+            test_switch test_vif test_kshim_net test_sw_gso test_uplink_tap test_vif_uplink
 FUZZ     := fuzz_blkif fuzz_config fuzz_netif
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -79,10 +79,10 @@ kshim: deps
 # --- tests -------------------------------------------------------------------
 # Unit tests link libblanket's portable part with a fake of xen.c.
 UNIT_BIN := $(UNIT:%=$(B)/tests/%)
-$(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+$(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/test_loop.c tests/unit/test_loop.h tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
-$(B)/tests/test_vif: tests/unit/test_vif.c tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+$(B)/tests/test_vif $(B)/tests/test_vif_uplink: $(B)/tests/%: tests/unit/%.c tests/unit/vif_harness.c tests/unit/vif_harness.h tests/unit/test_loop.c tests/unit/test_loop.h tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 $(B)/tests/test_switch: tests/unit/test_switch.c $(B)/obj/blanketd/switch.o $(B)/obj/blanketd/sw_parse.o $(LIB_OBJ)

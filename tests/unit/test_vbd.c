@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fake_xen.h"
+#include "test_loop.h"
 #include "log.h"
 #include "uring.h"
 #include "vbd.h"
@@ -75,75 +76,21 @@ static struct {
 	struct bl_xen *xen;
 	struct ev_loop *loop;
 	struct bl_config cfg;
-	ev_io xs_w, evtchn_w;
-	ev_timer tick;
+	struct test_loop tl;
 	char img[64];
 	int img_fd;
 	unsigned next_page;        /* guest page allocator */
 	evtchn_port_t next_remote; /* frontend port allocator */
 } T;
 
-/* main.c's two callbacks, verbatim: main.o is not linked. */
-static void on_xenstore(struct ev_loop *loop, ev_io *w, int revents)
-{
-	char **vec;
-
-	(void)loop, (void)w, (void)revents;
-	while ((vec = bl_xs_next_watch(T.xen))) {
-		vbd_xs_event(vec[0], vec[1]);
-		free(vec);
-	}
-}
-
-static void on_evtchn(struct ev_loop *loop, ev_io *w, int revents)
-{
-	evtchn_port_t ports[64];
-	int n;
-
-	(void)loop, (void)w, (void)revents;
-	while ((n = bl_evtchn_pending(T.xen, ports, 64)) > 0) {
-		for (int i = 0; i < n; i++)
-			vbd_evtchn_event(ports[i]);
-		bl_evtchn_unmask(T.xen, ports, (unsigned)n);
-		if (n < 64)
-			break;
-	}
-}
-
-/* Only there so that EVRUN_ONCE never sleeps for long. */
-static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop, (void)w, (void)revents;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Run the loop until cond holds; false after TIMEOUT_MS (a test never hangs). */
 static bool run_until(bool (*cond)(const void *), const void *arg)
 {
-	double end = now() + TIMEOUT_MS / 1000.0;
-
-	while (!cond(arg)) {
-		if (now() > end)
-			return false;
-		ev_run(T.loop, EVRUN_ONCE);
-	}
-	return true;
+	return test_run_until(&T.tl, cond, arg, TIMEOUT_MS);
 }
 
-/* Run the loop for a while: for "nothing (more) happens" checks. */
 static void run_for(int ms)
 {
-	double end = now() + ms / 1000.0;
-
-	while (now() < end)
-		ev_run(T.loop, EVRUN_ONCE);
+	test_run_for(&T.tl, ms);
 }
 
 static uint8_t pat(uint32_t seed, uint64_t i)
@@ -220,12 +167,7 @@ static int setup(void **state)
 	assert_non_null(T.loop);
 	assert_int_equal(uring_init(T.loop, 256), 0);
 	uring_set_flush_hook(vbd_ring_flush_all);
-	ev_io_init(&T.xs_w, on_xenstore, bl_xs_fd(T.xen), EV_READ);
-	ev_io_start(T.loop, &T.xs_w);
-	ev_io_init(&T.evtchn_w, on_evtchn, bl_evtchn_fd(T.xen), EV_READ);
-	ev_io_start(T.loop, &T.evtchn_w);
-	ev_timer_init(&T.tick, on_tick, 0.001, 0.001);
-	ev_timer_start(T.loop, &T.tick);
+	test_loop_start(&T.tl, T.loop, T.xen, vbd_xs_event, vbd_evtchn_event);
 	assert_int_equal(vbd_init(T.loop, T.xen, &T.cfg), 0);
 	T.next_page = 0;
 	T.next_remote = 10;
@@ -252,9 +194,7 @@ static int teardown(void **state)
 	gs = fake_gnt_stats();
 	bound = fake_evtchn_bound();
 	bad_evtchn = fake_evtchn_bad_calls();
-	ev_io_stop(T.loop, &T.xs_w);
-	ev_io_stop(T.loop, &T.evtchn_w);
-	ev_timer_stop(T.loop, &T.tick);
+	test_loop_stop(&T.tl);
 	uring_exit(T.loop);
 	ev_loop_destroy(T.loop);
 	bl_xen_close(T.xen);

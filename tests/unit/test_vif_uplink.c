@@ -1,0 +1,394 @@
+/*
+ * test_vif_uplink.c - the vif backend's way in and out of dom0, without
+ * Xen: frames to and from an uplink port, guest to guest in one grant
+ * copy, the asynchronous uplink contract (kshim-net's): one grant map
+ * call per pass for the frames of every guest, small frames from the
+ * header copy, TX answered only when the uplink is done; the virtio-net
+ * header translation.  The fixture is vif_harness.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_net.h>
+
+#include "vif_harness.h"
+#include "vnet_hdr.h"
+
+static void test_tx_to_uplink(void **state)
+{
+	struct vfe f;
+	uint8_t want[9000];
+	struct fake_gnt_stats before;
+
+	(void)state;
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	before = fake_gnt_stats();
+	/* 3 slots, to a MAC nobody knows: flooded to the test port. */
+	tx_frame(&f, 0, OUT_MAC, f.mac, 5000, 3, 1, want);
+	tx_push(&f, 0);
+	tx_expect(&f, 0, 3, NETIF_RSP_OKAY);
+	assert_int_equal(T.got, 1);
+	assert_int_equal(T.rec->len, 5000);
+	assert_memory_equal(T.rec->data, want, 5000);
+	/* Nothing mapped for the switch: one copy call took the header and
+	 * probed the other slots' grants, a segment per slot. */
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 1);
+	assert_int_equal(fake_gnt_stats().copy_segs - before.copy_segs, 3);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+	assert_int_equal(find_vif(&f)->queues[0].stats.tx_pkts, 1);
+	/* Checksum and GSO state reach the uplink. */
+	{
+		struct netif_extra_info gso = { .type = XEN_NETIF_EXTRA_TYPE_GSO };
+		unsigned pg = page_alloc();
+		uint16_t id;
+
+		gso.u.gso.size = 1448;
+		gso.u.gso.type = XEN_NETIF_GSO_TYPE_TCPV4;
+		fake_gnt_grant(f.domid, GREF(pg), pg, false);
+		frame_fill(fake_guest_page(pg), 200, OUT_MAC, f.mac, 3);
+		tx_req(&f, 0, GREF(pg), 0, NETTXF_csum_blank | NETTXF_extra_info, 200, &id);
+		tx_extra(&f, 0, &gso);
+		tx_push(&f, 0);
+		tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
+		assert_int_equal(T.got, 2);
+		assert_true(T.rec->meta.csum_blank);
+		assert_int_equal(T.rec->meta.gso_type, XEN_NETIF_GSO_TYPE_TCPV4);
+		assert_int_equal(T.rec->meta.gso_size, 1448);
+	}
+}
+
+static void test_rx_from_uplink(void **state)
+{
+	struct vfe f;
+	uint8_t want[9000];
+	unsigned pages[8];
+	struct netif_rx_response r[4];
+	struct fake_gnt_stats before;
+	struct net_meta m = { .gso_type = XEN_NETIF_GSO_TYPE_TCPV6, .gso_size = 1400,
+			      .csum_blank = true };
+
+	(void)state;
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	rx_post(&f, 0, 8, pages);
+	run_for(5);
+	before = fake_gnt_stats();
+	/* 6000 bytes: two data slots around a GSO extra. */
+	inject(f.mac, 6000, 9, &m, want);
+	rx_wait(&f, 0, 3);
+	for (int i = 0; i < 3; i++)
+		r[i] = rx_pop(&f, 0);
+	assert_int_equal(r[0].status, 4096);
+	assert_int_equal(r[0].flags, NETRXF_more_data | NETRXF_csum_blank | NETRXF_data_validated |
+					     NETRXF_extra_info);
+	{
+		const struct netif_extra_info *x = (const void *)&r[1];
+
+		assert_int_equal(x->type, XEN_NETIF_EXTRA_TYPE_GSO);
+		assert_int_equal(x->flags, 0);
+		assert_int_equal(x->u.gso.type, XEN_NETIF_GSO_TYPE_TCPV6);
+		assert_int_equal(x->u.gso.size, 1400);
+	}
+	assert_int_equal(r[2].status, 6000 - 4096);
+	assert_int_equal(r[2].flags, 0);
+	assert_memory_equal(fake_guest_page(pages[0]), want, 4096);
+	assert_memory_equal(fake_guest_page(pages[2]), want + 4096, 6000 - 4096);
+	/* One copy call for the pass, two segments. */
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 1);
+	assert_int_equal(fake_gnt_stats().copy_segs - before.copy_segs, 2);
+	assert_int_equal(T.released, T.injected);
+	/* A plain small frame: one slot, data_validated passes through. */
+	m = (struct net_meta){ .data_validated = true };
+	inject(BCAST, 60, 4, &m, want);
+	rx_wait(&f, 0, 1);
+	r[0] = rx_pop(&f, 0);
+	assert_int_equal(r[0].status, 60);
+	assert_int_equal(r[0].flags, NETRXF_data_validated);
+	assert_memory_equal(fake_guest_page(pages[3]), want, 60);
+}
+
+static void test_guest_to_guest_one_copy(void **state)
+{
+	struct vfe a, b;
+	uint8_t want[3000];
+	unsigned pages[4];
+	struct fake_gnt_stats before;
+	struct netif_rx_response r;
+
+	(void)state;
+	fe_init(&a, DOM_A, 0);
+	fe_init(&b, DOM_B, 0);
+	connect_vif(&a);
+	connect_vif(&b);
+	rx_post(&b, 0, 4, pages);
+	rx_post(&a, 0, 4, NULL);
+	run_for(5);
+	/* b speaks first so the switch learns where it is. */
+	tx_frame(&b, 0, BCAST, b.mac, 60, 1, 1, NULL);
+	tx_push(&b, 0);
+	tx_expect(&b, 0, 1, NETIF_RSP_OKAY);
+	rx_wait(&a, 0, 1);
+	rx_pop(&a, 0);
+	before = fake_gnt_stats();
+	T.got = 0;
+	tx_frame(&a, 0, b.mac, a.mac, 3000, 2, 7, want);
+	tx_push(&a, 0);
+	rx_wait(&b, 0, 1);
+	tx_expect(&a, 0, 2, NETIF_RSP_OKAY);
+	r = rx_pop(&b, 0);
+	assert_int_equal(r.status, 3000);
+	assert_memory_equal(fake_guest_page(pages[0]), want, 3000);
+	/* Known unicast: not flooded to the uplink; the header copy into
+	 * dom0 (128 bytes, and a probe of the second slot), then one copy
+	 * call, grant to grant, for the two source slots; nothing mapped. */
+	assert_int_equal(T.got, 0);
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 2);
+	assert_int_equal(fake_gnt_stats().copy_foreign_both - before.copy_foreign_both, 2);
+	assert_int_equal(fake_gnt_stats().copy_bytes - before.copy_bytes, 128 + 1 + 3000);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+}
+
+/* The guest's TX slots are answered, and its pages unmapped, only once
+ * the uplink is done with the frame (the L0 NIC has read it). */
+static void test_async_uplink_tx(void **state)
+{
+	struct vfe f;
+	struct fake_gnt_stats before;
+	struct vif *v;
+	uint8_t want[3000];
+
+	(void)state;
+	au_attach();
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, 3000, 2, 1, want);
+	tx_push(&f, 0);
+	run_for(30);
+	v = find_vif(&f);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 3000);
+	assert_memory_equal(AU.last, want, 3000);
+	assert_int_equal(T.got, 1);               /* the flood reached the test port too */
+	assert_int_equal(tx_unconsumed(&f, 0), 0);
+	assert_int_equal(v->queues[0].tx_inflight, 1);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding + 1);
+	au_complete_all();
+	tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
+	assert_int_equal(v->queues[0].tx_inflight, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+	/* A queue closing takes its frames back from the uplink: answered at
+	 * once; the mapping (which the device may still read) goes at the
+	 * uplink's tx_done. */
+	tx_frame(&f, 0, OUT_MAC, f.mac, 300, 1, 2, NULL);
+	tx_push(&f, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 1);
+	reconnect(&f);
+	assert_int_equal(v->queues[0].tx_inflight, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding + 1);
+	au_complete_all();
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+	/* teardown: detaching closes the uplink */
+}
+
+/* The frames of a pass, from two guests, reach the uplink through ONE
+ * grant map call; a grant revoked after the sender's check costs only its
+ * own frame (the batch is then mapped frame by frame). */
+static void test_uplink_batch_map(void **state)
+{
+	struct vfe a, b;
+	struct fake_gnt_stats before;
+	struct sw_buf bad;
+	uint8_t want[2000];
+	unsigned errors;
+
+	(void)state;
+	au_attach();
+	fe_init(&a, DOM_A, 0);
+	fe_init(&b, DOM_B, 0);
+	connect_vif(&a);
+	connect_vif(&b);
+	before = fake_gnt_stats();
+	tx_frame(&a, 0, OUT_MAC, a.mac, 1500, 1, 1, NULL);
+	tx_frame(&a, 0, OUT_MAC, a.mac, 3000, 2, 2, NULL);
+	tx_frame(&b, 0, OUT_MAC, b.mac, 200, 1, 3, NULL);
+	tx_frame(&b, 0, OUT_MAC, b.mac, 2000, 2, 4, want);
+	tx_push(&a, 0);
+	tx_push(&b, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 4);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	assert_int_equal(fake_gnt_stats().pages_mapped - before.pages_mapped, 6);
+	assert_int_equal(AU.u.stats.tx_maps, 1);
+	assert_int_equal(AU.u.stats.tx_map_pages, 6);
+	assert_int_equal(AU.last_len, 2000);
+	assert_memory_equal(AU.last, want, 2000);
+	/* Nothing answered until the device is done with the whole batch. */
+	assert_int_equal(find_vif(&a)->queues[0].tx_inflight, 2);
+	au_complete_all();
+	tx_expect(&a, 0, 3, NETIF_RSP_OKAY);
+	tx_expect(&b, 0, 3, NETIF_RSP_OKAY);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+
+	/* A frame naming a grant that is gone, in the same pass as a good one. */
+	memset(&bad, 0, sizeof(bad));
+	bad.refs = 1;
+	bad.release = (void (*)(struct sw_buf *))abort;
+	bad.len = 300;
+	bad.nr_frags = 1;
+	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 300 };
+	memcpy(bad.hdr, OUT_MAC, 6);
+	memcpy(bad.hdr + 6, a.mac, 6);
+	bad.hdr_len = SW_HDR_MAX;
+	errors = (unsigned)AU.u.stats.tx_errors;
+	before = fake_gnt_stats();
+	tx_frame(&b, 0, OUT_MAC, b.mac, 2000, 2, 5, want);
+	tx_push(&b, 0);
+	sw_input(vif_switch(), &T.port, &bad);
+	/* Flooded: the uplink waits for the pass's map, two guests' backlogs
+	 * hold it until their end-of-pass copy (which fails on the bad grant). */
+	assert_int_equal(bad.refs, 4);
+	run_for(30);
+	assert_int_equal(bad.refs, 1);
+	assert_int_equal(AU.u.stats.tx_errors - errors, 1);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 2000);
+	assert_memory_equal(AU.last, want, 2000);
+	/* The batch's call, then the good frame's own. */
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 2);
+	au_complete_all();
+	tx_expect(&b, 0, 2, NETIF_RSP_OKAY);
+}
+
+/* A frame no longer than the header copy (a TCP ACK) reaches an uplink
+ * that needs no registration unmapped, from a copy of that copy, and its
+ * slot is answered at once; one that needs registering (kshim) gets it
+ * mapped with the pass's other frames. */
+static void test_uplink_small_frame(void **state)
+{
+	static const struct net_uplink_ops reg_ops = {
+		.tx_async = au_tx_async, .rx_release = au_rx_release, .close = au_close,
+		.mem_register = au_mem_register, .mem_unregister = au_mem_unregister,
+	};
+	struct vfe f;
+	struct fake_gnt_stats before;
+	uint8_t want[SW_HDR_MAX];
+
+	(void)state;
+	au_attach();
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, SW_HDR_MAX, 1, 1, want);
+	tx_push(&f, 0);
+	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
+	assert_int_equal(AU.nheld, 1);          /* the uplink still has it... */
+	assert_int_equal(AU.last_len, SW_HDR_MAX);
+	assert_memory_equal(AU.last, want, SW_HDR_MAX);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	assert_int_equal(AU.u.stats.copies, SW_HDR_MAX);
+	au_complete_all();                      /* ...in memory of its own */
+	/* With registration: mapped, registered once, answered when done. */
+	sw_uplink_detach(vif_switch());
+	au_attach();
+	AU.u.ops = &reg_ops;
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, 60, 1, 2, want);
+	tx_push(&f, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.regs, 1);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	assert_int_equal(tx_unconsumed(&f, 0), 0);
+	assert_int_equal(find_vif(&f)->queues[0].tx_inflight, 1);
+	au_complete_all();
+	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
+	assert_int_equal(AU.regs, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+}
+
+/* A frame in several device buffers reaches the guest whole, in one copy
+ * call, and the buffers go back to the uplink afterwards. */
+static void test_async_uplink_rx_frags(void **state)
+{
+	struct vfe f;
+	unsigned pages[4];
+	struct netif_rx_response r[2];
+	uint8_t want[6000];
+	size_t sz[3] = { 4084, 1900, 16 };
+	unsigned n = 0;
+
+	(void)state;
+	au_attach();
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	rx_post(&f, 0, 4, pages);
+	run_for(5);
+	frame_fill(want, 6000, f.mac, OUT_MAC, 7);
+	for (unsigned i = 0; i < 3; i++) {
+		memcpy(AU.rdata[i], want + n, sz[i]);
+		AU.rfrag[i] = (struct iovec){ .iov_base = AU.rdata[i], .iov_len = sz[i] };
+		n += (unsigned)sz[i];
+	}
+	AU.rb = (struct net_uplink_buf){ .len = n, .nr_frags = 3, .frag = AU.rfrag };
+	AU.u.rx(&AU.u, &AU.rb);
+	rx_wait(&f, 0, 2);
+	r[0] = rx_pop(&f, 0);
+	r[1] = rx_pop(&f, 0);
+	assert_int_equal(r[0].status, 4096);
+	assert_int_equal(r[1].status, 6000 - 4096);
+	assert_memory_equal(fake_guest_page(pages[0]), want, 4096);
+	assert_memory_equal(fake_guest_page(pages[1]), want + 4096, 6000 - 4096);
+	assert_int_equal(AU.rx_released, 1);
+}
+
+static void test_tap_header_translation(void **state)
+{
+	struct virtio_net_hdr h;
+	struct net_meta m = { .gso_type = XEN_NETIF_GSO_TYPE_TCPV6, .gso_size = 1440,
+			      .csum_blank = true, .csum_start = 54, .csum_offset = 16, .hdr_len = 74 };
+	struct net_meta back;
+
+	(void)state;
+	vnet_hdr_from_meta(&m, &h);
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+	assert_int_equal(h.gso_size, 1440);
+	assert_int_equal(h.csum_start, 54);
+	assert_int_equal(h.csum_offset, 16);
+	assert_int_equal(h.hdr_len, 74);
+	assert_int_equal(vnet_meta_from_hdr(&h, &back), 0);
+	assert_true(back.csum_blank);
+	assert_int_equal(back.gso_type, XEN_NETIF_GSO_TYPE_TCPV6);
+	assert_int_equal(back.gso_size, 1440);
+	h.gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN;
+	assert_int_equal(vnet_meta_from_hdr(&h, &back), 0);
+	assert_int_equal(back.gso_type, XEN_NETIF_GSO_TYPE_TCPV4);
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	assert_int_equal(vnet_meta_from_hdr(&h, &back), -1);
+	m = (struct net_meta){ .data_validated = true };
+	vnet_hdr_from_meta(&m, &h);
+	assert_int_equal(h.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T_(test_tx_to_uplink),
+		T_(test_rx_from_uplink),
+		T_(test_guest_to_guest_one_copy),
+		T_(test_tap_header_translation),
+		T_(test_async_uplink_tx),
+		T_(test_uplink_batch_map),
+		T_(test_uplink_small_frame),
+		T_(test_async_uplink_rx_frags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
