@@ -18,6 +18,9 @@
 #   tap     blanketd's TAP uplink against the bridge, both in dom0 (run.sh --net on)
 #   l0      across L0 (run.sh --net l0): blanketd-kshim through the L0 virtio-net against the bridge
 #           leaving by dom0's own virtio_net; dom0's address on a second NIC on the same QEMU hub
+# Each network summary ends with blanketd's uplink costs: frames out, grant map calls (one per loop
+# pass for every guest's frames) and pages per call, bytes copied (frames small enough to go from the
+# header copy, and the headers software GSO writes).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,6 +90,14 @@ for r in $(seq 1 "$rounds"); do
             # "net backend round test value unit setup"
             sed -n "s/.*BENCHNET \([a-z0-9-]*\) \([0-9.]*\) \([a-zA-Z/]*\).*/net $b $r \1 \2 \3 $k/p" \
                 "$out/round$r-$b-net-$k.out" >>"$results"
+            # blanketd's uplink, from its last stats: "netcost round setup frames-out pages map-calls
+            # bytes-copied" (grant maps are per loop pass, for every guest's frames at once)
+            if [ "$b" = blanketd ]; then
+                f=$(sed -n 's/.*uplink [a-z-]*:[^:]*: tx \([0-9]*\) pkts.*/\1/p' "$out/round$r-$b-net-$k.out" | tail -n1)
+                m=$(sed -n "s/.*guests' frames mapped: \([0-9]*\) pages in \([0-9]*\) calls  bytes copied \([0-9]*\).*/\1 \2 \3/p" \
+                    "$out/round$r-$b-net-$k.out" | tail -n1)
+                [ -z "$f" ] || [ -z "$m" ] || echo "netcost $r $k $f $m" >>"$results"
+            fi
         done
     done
 done
@@ -157,6 +168,7 @@ for k in $nets; do
     awk -v k="$k" '
     '"$awk_median"'
     $1 == "net" && $7 == k { key = $2 SUBSEP $4; v[key, ++n[key]] = $5; unit[$4] = $6 }
+    $1 == "netcost" && $3 == k { frames += $4; pages += $5; calls += $6; copied += $7 }
     END {
         printf "%-12s %12s %12s %-8s %7s\n", "test", "blanketd", "kernel", "", "ratio"
         split("tcp1-g2d tcp4-g2d tcp1-d2g tcp4-d2g tcp1-g2g tcp4-g2g udp64-g2d udp64-d2g udp64-g2g", t, " ")
@@ -166,6 +178,8 @@ for k in $nets; do
             printf "%-12s %12s %12s %-8s %7s\n", t[i], a < 0 ? "n/a" : a, b < 0 ? "n/a" : b, unit[t[i]],
                 (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "n/a"
         }
+        if (calls > 0)
+            printf "blanketd uplink: %d frames out, %d pages mapped in %d grant map calls (%.1f pages per call), %d bytes copied (small frames, software GSO headers)\n", frames, pages, calls, pages / calls, copied
     }' "$results"
 done
 [ -z "$nets" ] || echo "(g2d guest->dom0, d2g dom0->guest, g2g guest->guest; ratio = blanketd/kernel)"
