@@ -56,24 +56,13 @@ static struct {
 	unsigned npend, pend_cap;
 	uint32_t *domids;            /* the batch's grants */
 	grant_ref_t *refs;
-	unsigned refs_cap;
+	unsigned domids_cap, refs_cap;
 } up;
 
 struct up_buf {
 	struct sw_buf b;
 	struct net_uplink_buf *ub;
 };
-
-static void *grow(void *p, unsigned *cap, unsigned need, size_t elem)
-{
-	if (need <= *cap)
-		return p;
-	*cap = need > 2 * *cap ? need : 2 * *cap;
-	p = realloc(p, (size_t)*cap * elem);
-	if (!p)
-		abort();
-	return p;
-}
 
 /* The uplink is done with one of m's frames; after the last, unmap and
  * let the senders answer their slots. */
@@ -165,18 +154,16 @@ static bool map_send(struct sw_buf **frames, unsigned n)
 	struct up_map *m;
 	unsigned pages = 0;
 
-	for (unsigned k = 0; k < n; k++) {
-		struct sw_buf *b = frames[k];
-
-		up.domids = grow(up.domids, &up.refs_cap, pages + b->nr_frags, sizeof(*up.domids));
-		up.refs = realloc(up.refs, (size_t)up.refs_cap * sizeof(*up.refs));
-		if (!up.refs)
-			abort();
-		for (unsigned i = 0; i < b->nr_frags; i++, pages++) {
-			up.domids[pages] = b->frag[i].domid;
-			up.refs[pages] = b->frag[i].gref;
+	for (unsigned k = 0; k < n; k++)
+		pages += frames[k]->nr_frags;
+	up.domids = vif_grow(up.domids, &up.domids_cap, pages, sizeof(*up.domids));
+	up.refs = vif_grow(up.refs, &up.refs_cap, pages, sizeof(*up.refs));
+	pages = 0;
+	for (unsigned k = 0; k < n; k++)
+		for (unsigned i = 0; i < frames[k]->nr_frags; i++, pages++) {
+			up.domids[pages] = frames[k]->frag[i].domid;
+			up.refs[pages] = frames[k]->frag[i].gref;
 		}
-	}
 	m = malloc(sizeof(*m) + (size_t)n * sizeof(m->frame[0]));
 	if (!m)
 		abort();
@@ -246,7 +233,7 @@ static void up_deliver(struct sw_port *p, struct sw_buf *b)
 		return;
 	}
 	sw_buf_get(b);
-	up.pend = grow(up.pend, &up.pend_cap, up.npend + 1, sizeof(*up.pend));
+	up.pend = vif_grow(up.pend, &up.pend_cap, up.npend + 1, sizeof(*up.pend));
 	up.pend[up.npend++] = b;
 }
 

@@ -166,6 +166,9 @@ bool vif_flush_all(void);
 
 /* vif_rx.c */
 extern const struct sw_port_ops vif_port_ops;
+/* The array p of *cap elements of elem bytes, grown (doubling) to hold
+ * need; aborts when memory runs out. */
+void *vif_grow(void *p, unsigned *cap, unsigned need, size_t elem);
 /* Place what the backlogs hold into guests' buffers (one grant copy call
  * for all queues), bounce what must wait, drop what cannot go. */
 bool vif_rx_run(struct vif_queue *dirty);

@@ -101,9 +101,20 @@ static void tx_mcast(struct vif_queue *q, const struct netif_tx_pkt *pkt)
 	tx_respond(q, pkt, st);
 }
 
+/* The header area of packet t (SW_HDR_MAX bytes, never across a page). */
+static uint8_t *tx_hdr_area(struct vif_queue *q, const struct vif_txp *t)
+{
+	return q->tx_hdrs + (size_t)(t - q->txp) * SW_HDR_MAX;
+}
+
+/* The bytes of packet t the batch copy brings into its header area. */
+static unsigned tx_hdr_len(const struct vif_txp *t)
+{
+	return t->pkt.len < SW_HDR_MAX ? t->pkt.len : SW_HDR_MAX;
+}
+
 /* Hand a packet whose headers the batch copy brought in to the switch. */
-static void tx_submit(struct vif_queue *q, struct vif_txp *t, const uint8_t *hdr,
-		      unsigned hdr_len)
+static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 {
 	struct vif *v = q->vif;
 	struct netif_tx_pkt *pkt = &t->pkt;
@@ -131,19 +142,13 @@ static void tx_submit(struct vif_queue *q, struct vif_txp *t, const uint8_t *hdr
 		/* netback's checksum_setup: GSO implies a partial checksum. */
 		b->meta.csum_blank = true;
 	}
-	memcpy(b->hdr, hdr, hdr_len);
-	b->hdr_len = hdr_len;
+	b->hdr_len = tx_hdr_len(t);
+	memcpy(b->hdr, tx_hdr_area(q, t), b->hdr_len);
 	q->stats.tx_pkts++;
 	q->stats.tx_bytes += pkt->len;
 	sw_input(vif_ctx.sw, &v->port, b);
 	q->stats.drops[VIF_DROP_SPOOF] += v->port.stats.drop_spoof - spoof;
 	sw_buf_put(b);
-}
-
-/* The header area of packet t (SW_HDR_MAX bytes, never across a page). */
-static uint8_t *tx_hdr_area(struct vif_queue *q, const struct vif_txp *t)
-{
-	return q->tx_hdrs + (size_t)(t - q->txp) * SW_HDR_MAX;
 }
 
 /*
@@ -163,7 +168,7 @@ static void tx_batch_run(struct vif_queue *q)
 		return;
 	for (unsigned k = 0; k < q->tx_nbatch; k++) {
 		struct vif_txp *t = q->tx_batch[k];
-		unsigned want = t->pkt.len < SW_HDR_MAX ? t->pkt.len : SW_HDR_MAX, got = 0;
+		unsigned want = tx_hdr_len(t), got = 0;
 		uint8_t *hdr = tx_hdr_area(q, t);
 
 		t->seg0 = n;
@@ -190,7 +195,6 @@ static void tx_batch_run(struct vif_queue *q)
 	q->stats.tx_copy_segs += n;
 	for (unsigned k = 0; k < q->tx_nbatch; k++) {
 		struct vif_txp *t = q->tx_batch[k];
-		unsigned hdr_len = t->pkt.len < SW_HDR_MAX ? t->pkt.len : SW_HDR_MAX;
 		bool ok = true;
 
 		for (unsigned i = t->seg0; i < t->seg0 + t->nsegs; i++)
@@ -203,7 +207,7 @@ static void tx_batch_run(struct vif_queue *q)
 			continue;
 		}
 		q->tx_inflight++;
-		tx_submit(q, t, tx_hdr_area(q, t), hdr_len);
+		tx_submit(q, t);
 	}
 	q->tx_nbatch = 0;
 }

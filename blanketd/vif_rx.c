@@ -56,7 +56,7 @@ const char *const vif_drop_name[VIF_NR_DROPS] = {
 	"rx_down", "rx_no_sg", "rx_no_gso", "rx_no_csum_offload", "rx_bad_size", "rx_copy_failed",
 };
 
-static void *grow(void *p, unsigned *cap, unsigned need, size_t elem)
+void *vif_grow(void *p, unsigned *cap, unsigned need, size_t elem)
 {
 	unsigned c = *cap ? *cap : 256;
 
@@ -170,7 +170,7 @@ static unsigned bounce_segs(struct bl_gnt_copy_seg **segs, unsigned *cap, unsign
 		uint32_t room = NETIF_PAGE_SIZE - ((uintptr_t)(dst + done) & (NETIF_PAGE_SIZE - 1));
 		uint32_t k = f->len - done < room ? f->len - done : room;
 
-		*segs = grow(*segs, cap, n + 1, sizeof(**segs));
+		*segs = vif_grow(*segs, cap, n + 1, sizeof(**segs));
 		(*segs)[n++] = (struct bl_gnt_copy_seg){
 			.src = { .foreign = true, .domid = f->domid, .gref = f->gref,
 				 .offset = (uint16_t)(f->offset + done) },
@@ -277,7 +277,7 @@ static void add_seg(struct vif_queue *q, RING_IDX idx, const struct netif_rx_req
 {
 	struct bl_gnt_copy_seg *s;
 
-	pass.seg = grow(pass.seg, &pass.cap, pass.n + 1, sizeof(*pass.seg));
+	pass.seg = vif_grow(pass.seg, &pass.cap, pass.n + 1, sizeof(*pass.seg));
 	pass.meta = realloc(pass.meta, (size_t)pass.cap * sizeof(*pass.meta));
 	if (!pass.meta)
 		abort();
@@ -411,7 +411,7 @@ static bool rx_queue(struct vif_queue *q)
 			break;
 		}
 		place(q, e);
-		pass.done = grow(pass.done, &pass.done_cap, pass.ndone + 1, sizeof(*pass.done));
+		pass.done = vif_grow(pass.done, &pass.done_cap, pass.ndone + 1, sizeof(*pass.done));
 		pass.done[pass.ndone++] = bl_pop(q).b;
 		done++;
 	}
