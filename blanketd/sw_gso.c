@@ -90,26 +90,6 @@ static size_t iov_len(const struct iovec *iov, unsigned n)
 	return len;
 }
 
-/* Frame bytes [off, off + len) into dst: the one read of the guest's
- * headers.  false if the frame is shorter. */
-static bool gather(const struct iovec *iov, unsigned n, size_t off, uint8_t *dst, size_t len)
-{
-	for (unsigned i = 0; i < n && len; i++) {
-		size_t l = iov[i].iov_len, take;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		take = l - off < len ? l - off : len;
-		memcpy(dst, (const uint8_t *)iov[i].iov_base + off, take);
-		dst += take;
-		len -= take;
-		off = 0;
-	}
-	return len == 0;
-}
-
 /* Frame bytes [off, off + len) as pieces of iov. */
 static int pieces(const struct iovec *iov, unsigned n, size_t off, size_t len,
 		  struct iovec *piece, unsigned max)
@@ -132,6 +112,22 @@ static int pieces(const struct iovec *iov, unsigned n, size_t off, size_t len,
 		off = 0;
 	}
 	return len ? -EINVAL : (int)np;
+}
+
+/* Frame bytes [off, off + len) into dst: the one read of the guest's
+ * headers.  false if the frame is shorter. */
+static bool gather(const struct iovec *iov, unsigned n, size_t off, uint8_t *dst, size_t len)
+{
+	struct iovec piece[n ? n : 1];   /* a range has at most one piece per iovec */
+	int np = pieces(iov, n, off, len, piece, n);
+
+	if (np < 0)
+		return false;
+	for (int i = 0; i < np; i++) {
+		memcpy(dst, piece[i].iov_base, piece[i].iov_len);
+		dst += piece[i].iov_len;
+	}
+	return true;
 }
 
 static int prepare_csum(struct sw_gso *g, const struct iovec *iov, unsigned n,
