@@ -391,9 +391,7 @@ static void test_guest_frame_waits_in_dom0(void **state)
 	rx_post(&a, 0, 4, NULL);
 	run_for(5);
 	/* b speaks first so the switch learns where it is. */
-	tx_frame(&b, 0, BCAST, b.mac, 60, 1, 1, NULL);
-	tx_push(&b, 0);
-	tx_expect(&b, 0, 1, NETIF_RSP_OKAY);
+	announce(&b);
 	before = fake_gnt_stats();
 	tx_frame(&a, 0, b.mac, a.mac, 3000, 2, 9, want);
 	tx_push(&a, 0);

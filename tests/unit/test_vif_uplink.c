@@ -127,9 +127,7 @@ static void test_guest_to_guest_one_copy(void **state)
 	rx_post(&a, 0, 4, NULL);
 	run_for(5);
 	/* b speaks first so the switch learns where it is. */
-	tx_frame(&b, 0, BCAST, b.mac, 60, 1, 1, NULL);
-	tx_push(&b, 0);
-	tx_expect(&b, 0, 1, NETIF_RSP_OKAY);
+	announce(&b);
 	rx_wait(&a, 0, 1);
 	rx_pop(&a, 0);
 	before = fake_gnt_stats();

@@ -467,6 +467,15 @@ struct netif_rx_response rx_pop(struct vfe *f, unsigned qi)
 	return *RING_GET_RESPONSE(&q->rx, q->rx.rsp_cons++);
 }
 
+/* f sends a broadcast from its MAC so that the switch learns where it is;
+ * its slot is answered. */
+void announce(struct vfe *f)
+{
+	tx_frame(f, 0, BCAST, f->mac, 60, 1, 1, NULL);
+	tx_push(f, 0);
+	tx_expect(f, 0, 1, NETIF_RSP_OKAY);
+}
+
 /* --- frames from outside (dom0 memory) ------------------------------------------------ */
 
 struct inj {

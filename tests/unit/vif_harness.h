@@ -128,6 +128,7 @@ void tx_expect(struct vfe *f, unsigned qi, unsigned n, int16_t st);
 void rx_post(struct vfe *f, unsigned qi, unsigned n, unsigned *pages);
 void rx_wait(struct vfe *f, unsigned qi, unsigned n);
 struct netif_rx_response rx_pop(struct vfe *f, unsigned qi);
+void announce(struct vfe *f);
 void inject(const uint8_t *dst, unsigned len, uint8_t seed, const struct net_meta *m,
 	    uint8_t *copy);
 void inject_ip(const uint8_t *dst, uint8_t src);
