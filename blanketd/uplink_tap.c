@@ -52,7 +52,6 @@ struct tap {
 	struct net_uplink_buf *free;
 	unsigned nbufs;
 	bool paused;
-	unsigned tx_inflight;
 };
 
 /* A frame being written: the header and the iovecs live until the
@@ -76,7 +75,6 @@ static void tap_tx_complete(struct uring_req *r, int res)
 	struct tap_tx *x = (struct tap_tx *)r;
 	struct tap *t = x->t;
 
-	t->tx_inflight--;
 	t->u.stats.tx_inflight--;
 	if (res < 0) {
 		t->u.stats.tx_errors++;
@@ -116,7 +114,6 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	}
 	io_uring_prep_writev(sqe, t->fd, x->v, n + 1, 0);
 	io_uring_sqe_set_data(sqe, &x->req);
-	t->tx_inflight++;
 	u->stats.tx_inflight++;
 	return 0;
 }
@@ -206,7 +203,7 @@ static void tap_close(struct net_uplink *u)
 	ev_io_stop(t->loop, &t->w);
 	/* Writes still queued finish first (tx_done for each): they hold
 	 * the guests' pages and our fd. */
-	while (t->tx_inflight)
+	while (t->u.stats.tx_inflight)
 		uring_wait();
 	close(t->fd);
 	/* Buffers still with guests were released through rx_release first. */
