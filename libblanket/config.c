@@ -78,8 +78,11 @@ static int add_paths(struct parse_ctx *p, const char *v)
 		size_t n = strlen(tok);
 
 		if (tok[0] != '/') {
+			/* tok points into copy: the message first. */
+			int rc = fail(p, "allowed-paths: '%s' is not absolute%s", tok, "");
+
 			free(copy);
-			return fail(p, "allowed-paths: '%s' is not absolute%s", tok, "");
+			return rc;
 		}
 		if (c->vbd.n_allowed == BL_CONFIG_MAX_PATHS) {
 			free(copy);

@@ -127,7 +127,7 @@ static void test_errors(void **state)
 	expect_error("[vbd]\nmax-indirect-segments = 5\n", ":2:", "11 to 256");
 	expect_error("[vbd]\nmax-indirect-segments = 257\n", ":2:", "11 to 256");
 	expect_error("[vbd]\npersistent-grants = maybe\n", ":2:", "yes or no");
-	expect_error("[vbd]\nallowed-paths = srv\n", ":2:", "not absolute");
+	expect_error("[vbd]\nallowed-paths = srv\n", ":2:", "'srv' is not absolute");
 	expect_error("[vbd]\n\nbogus = 1\n", ":3:", "unknown key 'bogus'");
 	expect_error("[nope]\nx = 1\n", ":2:", "unknown section");
 	expect_error("[daemon]\nsocket = relative\n", ":2:", "absolute");
