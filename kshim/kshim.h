@@ -36,8 +36,13 @@ struct kshim_desc_state {
 	bool head;			/* head of an in-flight chain */
 	u16 ndesc;			/* head only: descriptors in the chain */
 	bool recv;			/* head only: device-writable only (a receive buffer) */
+	u16 nind;			/* head only: entries in its indirect table, 0 = none */
 	u64 cookie;			/* head only */
 };
+
+/* Entries per indirect table: a chain of up to this many descriptors takes one slot of the
+ * ring (VIRTIO_RING_F_INDIRECT_DESC); a longer one is chained in the ring itself. */
+#define KSHIM_INDIRECT_MAX 64
 
 struct kshim_dev;
 
@@ -57,6 +62,11 @@ struct kshim_queue {
 	int irq;			/* -1: none */
 	char irq_name[40];
 	struct kshim_desc_state *st;
+	/* with INDIRECT_DESC: descriptor i's table, KSHIM_INDIRECT_MAX entries at itab[i] (in
+	 * coherent pages, PAGE_SIZE / table-size tables each), and its entries' state */
+	struct kshim_vring_desc **itab;
+	dma_addr_t *itab_dma;
+	struct kshim_desc_state *ist;	/* [size * KSHIM_INDIRECT_MAX] */
 	u16 free_head;
 	u16 num_free;
 	u16 avail_idx;			/* next avail->idx to publish */

@@ -62,6 +62,51 @@ static __le16 *kshim_avail_event(struct kshim_queue *q)
 	return (__le16 *)&q->used->ring[q->size];
 }
 
+/* Indirect tables are carved from coherent pages, this many to a page. */
+#define KSHIM_ITAB_BYTES (KSHIM_INDIRECT_MAX * sizeof(struct kshim_vring_desc))
+#define KSHIM_ITABS_PER_PAGE (PAGE_SIZE / KSHIM_ITAB_BYTES)
+
+static void kshim_itab_free(struct kshim_queue *q)
+{
+	struct device *dev = kshim_dma_dev(q->kd);
+	u16 i;
+
+	for (i = 0; q->itab && i < q->size; i += KSHIM_ITABS_PER_PAGE)
+		if (q->itab[i])
+			dma_free_coherent(dev, PAGE_SIZE, q->itab[i], q->itab_dma[i]);
+	kvfree(q->itab);
+	kvfree(q->itab_dma);
+	kvfree(q->ist);
+	q->itab = NULL;
+	q->itab_dma = NULL;
+	q->ist = NULL;
+}
+
+/* One table per ring descriptor, so a head's table is free exactly when the head is. Page by
+ * page: a Xen PV dom0 has no machine-contiguous memory to spare for one large allocation. */
+static int kshim_itab_alloc(struct kshim_queue *q)
+{
+	struct device *dev = kshim_dma_dev(q->kd);
+	u16 i, j;
+
+	q->itab = kvcalloc(q->size, sizeof(*q->itab), GFP_KERNEL);
+	q->itab_dma = kvcalloc(q->size, sizeof(*q->itab_dma), GFP_KERNEL);
+	q->ist = kvcalloc((size_t)q->size * KSHIM_INDIRECT_MAX, sizeof(*q->ist), GFP_KERNEL);
+	if (!q->itab || !q->itab_dma || !q->ist)
+		return -ENOMEM;
+	for (i = 0; i < q->size; i += KSHIM_ITABS_PER_PAGE) {
+		void *page = dma_alloc_coherent(dev, PAGE_SIZE, &q->itab_dma[i], GFP_KERNEL);
+
+		if (!page)
+			return -ENOMEM;
+		for (j = 0; j < KSHIM_ITABS_PER_PAGE && i + j < q->size; j++) {
+			q->itab[i + j] = page + j * KSHIM_ITAB_BYTES;
+			q->itab_dma[i + j] = q->itab_dma[i] + j * KSHIM_ITAB_BYTES;
+		}
+	}
+	return 0;
+}
+
 static irqreturn_t kshim_queue_irq(int irq, void *data)
 {
 	struct kshim_queue *q = data;
@@ -90,6 +135,7 @@ void kshim_queue_stop(struct kshim_queue *q)
 	if (q->ring)
 		dma_free_coherent(kshim_dma_dev(kd), q->ring_bytes, q->ring, q->ring_dma);
 	q->ring = NULL;
+	kshim_itab_free(q);
 	kvfree(q->st);
 	q->st = NULL;
 	/* a stopped queue has no ring: make KICK refuse it rather than trust every caller */
@@ -144,6 +190,11 @@ int kshim_queue_setup(struct kshim_dev *kd, struct kshim_queue_setup *qs)
 	if (!q->ring || !q->st || !q->area) {
 		ret = -ENOMEM;
 		goto fail;
+	}
+	if (kd->features & BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC)) {
+		ret = kshim_itab_alloc(q);
+		if (ret)
+			goto fail;
 	}
 	q->desc = q->ring;
 	q->avail = q->ring + desc_bytes;
@@ -202,19 +253,18 @@ fail:
 	return ret;
 }
 
-/* Returns a completed chain's descriptors to the free list; the CPU may now read what the
- * device wrote. */
-static void kshim_chain_done(struct kshim_queue *q, u16 head)
+/* Gives back the region references of n entries of a chain, syncing what the device wrote
+ * for the CPU when it is done (sync) and not when the chain never reached it. */
+static void kshim_descs_release(struct kshim_queue *q, struct kshim_desc_state *st, u16 first,
+				u16 n, bool sync)
 {
 	struct device *dev = kshim_dma_dev(q->kd);
-	u16 i = head, last = head, n = q->st[head].ndesc;
+	u16 i = first;
 
-	q->st[head].head = false;
-	q->recv_inflight -= q->st[head].recv;
 	while (n--) {
-		struct kshim_desc_state *s = &q->st[i];
+		struct kshim_desc_state *s = &st[i];
 
-		if (s->dev_write) {
+		if (sync && s->dev_write) {
 			u64 off = s->roff, end = s->roff + s->len;
 
 			while (off < end) {
@@ -229,12 +279,29 @@ static void kshim_chain_done(struct kshim_queue *q, u16 head)
 		}
 		s->region->inflight--;
 		s->region = NULL;
-		last = i;
 		i = s->next;
 	}
+}
+
+/* Returns a completed chain's descriptors to the free list; the CPU may now read what the
+ * device wrote. */
+static void kshim_chain_done(struct kshim_queue *q, u16 head)
+{
+	struct kshim_desc_state *h = &q->st[head];
+	u16 i, last = head;
+
+	h->head = false;
+	q->recv_inflight -= h->recv;
+	if (h->nind)
+		kshim_descs_release(q, &q->ist[(size_t)head * KSHIM_INDIRECT_MAX], 0, h->nind, true);
+	else
+		kshim_descs_release(q, q->st, head, h->ndesc, true);
+	h->nind = 0;
+	for (i = 1; i < h->ndesc; i++)
+		last = q->st[last].next;
 	q->st[last].next = q->free_head;
 	q->free_head = head;
-	q->num_free += q->st[head].ndesc;
+	q->num_free += h->ndesc;
 }
 
 /* Collects the used ring into the area's cqes[]. Returns the number written, or -EIO if the
@@ -282,10 +349,21 @@ static int kshim_reap(struct kshim_queue *q)
 	return n;
 }
 
-/* Checks one userspace segment and appends it to the chain being built, from the free list
- * onwards; *used counts the descriptors taken so far, *prev is the last one (for merging). */
-static int kshim_add_seg(struct kshim_queue *q, const struct kshim_seg *sp,
-			 u16 *cur, u16 *prev, u16 *used, bool *seen_write)
+/* A chain being built: in the ring, from the free list onwards, or in a head's indirect
+ * table, from its entry 0 onwards. */
+struct kshim_build {
+	struct kshim_vring_desc *desc;
+	struct kshim_desc_state *st;
+	bool indirect;
+	u16 room;			/* descriptors it may take */
+	u16 cur;			/* the next one to take */
+	u16 prev;			/* the last one taken (for merging) */
+	u16 used;			/* taken so far */
+	bool seen_write;
+};
+
+/* Checks one userspace segment and appends it to the chain being built. */
+static int kshim_add_seg(struct kshim_queue *q, const struct kshim_seg *sp, struct kshim_build *b)
 {
 	struct kshim_seg s = {
 		.region = READ_ONCE(sp->region),
@@ -300,9 +378,9 @@ static int kshim_add_seg(struct kshim_queue *q, const struct kshim_seg *sp,
 
 	if (s.flags & ~KSHIM_SEG_DEV_WRITE)
 		return -EINVAL;
-	if (*seen_write && !wr)
+	if (b->seen_write && !wr)
 		return -EINVAL;
-	*seen_write |= wr;
+	b->seen_write |= wr;
 	r = xa_load(&q->kd->regions, s.region);
 	if (!r)
 		return -ENOENT;
@@ -317,73 +395,116 @@ static int kshim_add_seg(struct kshim_queue *q, const struct kshim_seg *sp,
 		u32 poff = offset_in_page(off);
 		u32 plen = min_t(u64, PAGE_SIZE - poff, end - off);
 		dma_addr_t addr = r->dma[pg] + poff;
-		struct kshim_desc_state *p = *used ? &q->st[*prev] : NULL;
+		struct kshim_desc_state *p = b->used ? &b->st[b->prev] : NULL;
 
 		dma_sync_single_range_for_device(dev, r->dma[pg], poff, plen,
 						 wr ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE);
 		if (p && p->region == r && p->dev_write == wr && p->roff + p->len == off &&
-		    le64_to_cpu(q->desc[*prev].addr) + p->len == addr && p->len <= U32_MAX - plen) {
+		    le64_to_cpu(b->desc[b->prev].addr) + p->len == addr && p->len <= U32_MAX - plen) {
 			/* DMA-contiguous with the previous descriptor: extend it */
 			p->len += plen;
-			q->desc[*prev].len = cpu_to_le32(p->len);
+			b->desc[b->prev].len = cpu_to_le32(p->len);
 		} else {
 			struct kshim_desc_state *d;
 
-			if (*used == q->num_free)
+			if (b->used == b->room)
 				return -ENOSPC;
-			d = &q->st[*cur];
+			d = &b->st[b->cur];
+			/* A table's entries follow each other; the ring's chain is a prefix of
+			 * the free list, so its links are the list's. */
+			if (b->indirect)
+				d->next = b->cur + 1;
 			if (p)
-				q->desc[*prev].flags |= cpu_to_le16(VRING_DESC_F_NEXT);
+				b->desc[b->prev].flags |= cpu_to_le16(VRING_DESC_F_NEXT);
 			d->region = r;
 			d->roff = off;
 			d->len = plen;
 			d->dev_write = wr;
-			q->desc[*cur].addr = cpu_to_le64(addr);
-			q->desc[*cur].len = cpu_to_le32(plen);
-			q->desc[*cur].flags = cpu_to_le16(wr ? VRING_DESC_F_WRITE : 0);
-			/* the chain is a prefix of the free list, so its links are the list's */
-			q->desc[*cur].next = cpu_to_le16(d->next);
+			b->desc[b->cur].addr = cpu_to_le64(addr);
+			b->desc[b->cur].len = cpu_to_le32(plen);
+			b->desc[b->cur].flags = cpu_to_le16(wr ? VRING_DESC_F_WRITE : 0);
+			b->desc[b->cur].next = cpu_to_le16(d->next);
 			r->inflight++;
-			*prev = *cur;
-			*cur = d->next;
-			(*used)++;
+			b->prev = b->cur;
+			b->cur = d->next;
+			b->used++;
 		}
 		off += plen;
 	}
 	return 0;
 }
 
+static int kshim_build_chain(struct kshim_queue *q, const struct kshim_seg *segs, u16 count,
+			     struct kshim_build *b)
+{
+	int ret = 0;
+	u16 i;
+
+	for (i = 0; i < count && !ret; i++)
+		ret = kshim_add_seg(q, &segs[i], b);
+	if (ret)
+		kshim_descs_release(q, b->st, b->indirect ? 0 : q->free_head, b->used, false);
+	return ret;
+}
+
 /* Validates chain c from the area and publishes it in the avail ring (not yet visible to the
- * device: kshim_kick() moves avail->idx). On error every descriptor taken is given back. */
+ * device: kshim_kick() moves avail->idx). On error every descriptor taken is given back. A chain
+ * of several descriptors goes into the head's indirect table when the device takes them and the
+ * chain fits: then it takes one slot of the ring, as Linux's virtio_ring does. */
 static int kshim_add_chain(struct kshim_queue *q, const struct kshim_chain *cp)
 {
 	const struct kshim_seg *segs = q->area + q->size * sizeof(struct kshim_chain);
 	u64 cookie = READ_ONCE(cp->cookie);
 	u32 first = READ_ONCE(cp->seg_first);
 	u16 count = READ_ONCE(cp->seg_count);
-	u16 head = q->free_head, cur = head, prev = head, used = 0, i;
-	bool seen_write = false;
-	int ret = 0;
+	u16 head = q->free_head;
+	struct kshim_desc_state *h = &q->st[head];
+	struct kshim_build b;
+	int ret = -ENOSPC;
 
 	if (!count || first >= q->size || count > q->size - first)
 		return -EINVAL;
-	for (i = 0; i < count && !ret; i++)
-		ret = kshim_add_seg(q, &segs[first + i], &cur, &prev, &used, &seen_write);
-	if (ret) {
-		for (cur = head; used--; cur = q->st[cur].next) {
-			q->st[cur].region->inflight--;
-			q->st[cur].region = NULL;
+	if (!q->num_free)
+		return -ENOSPC;
+	if (q->itab && count > 1 && count <= KSHIM_INDIRECT_MAX) {
+		b = (struct kshim_build){ .desc = q->itab[head], .indirect = true,
+					  .st = &q->ist[(size_t)head * KSHIM_INDIRECT_MAX],
+					  .room = KSHIM_INDIRECT_MAX };
+		ret = kshim_build_chain(q, &segs[first], count, &b);
+		if (!ret && b.used == 1) {
+			/* merged into one descriptor: no table needed */
+			kshim_descs_release(q, b.st, 0, 1, false);
+			ret = -ENOSPC;
 		}
+		if (!ret) {
+			q->desc[head].addr = cpu_to_le64(q->itab_dma[head]);
+			q->desc[head].len = cpu_to_le32(b.used * sizeof(struct kshim_vring_desc));
+			q->desc[head].flags = cpu_to_le16(VRING_DESC_F_INDIRECT);
+			h->nind = b.used;
+			h->recv = b.st[0].dev_write;
+			h->ndesc = 1;
+			b.cur = h->next;
+		}
+	}
+	if (ret == -ENOSPC) {
+		/* too long for a table (pages that did not merge), or no tables */
+		b = (struct kshim_build){ .desc = q->desc, .st = q->st, .cur = head, .prev = head,
+					  .room = q->num_free };
+		ret = kshim_build_chain(q, &segs[first], count, &b);
+		if (ret)
+			return ret;
+		h->nind = 0;
+		/* readable descriptors come first: a writable head means no readable one */
+		h->recv = h->dev_write;
+		h->ndesc = b.used;
+	} else if (ret) {
 		return ret;
 	}
-	q->st[head].head = true;
-	/* readable descriptors come first: a writable head means no readable one */
-	q->st[head].recv = q->st[head].dev_write;
-	q->recv_inflight += q->st[head].recv;
-	q->st[head].ndesc = used;
-	q->st[head].cookie = cookie;
-	q->free_head = cur;
-	q->num_free -= used;
+	h->head = true;
+	q->recv_inflight += h->recv;
+	h->cookie = cookie;
+	q->free_head = b.cur;
+	q->num_free -= h->ndesc;
 	q->avail->ring[q->avail_idx & (q->size - 1)] = cpu_to_le16(head);
 	q->avail_idx++;
 	return 0;

@@ -116,7 +116,9 @@ struct kshim_cqe {
  *
  * A segment crossing a page boundary can use more than one virtio descriptor (one per page
  * unless the DMA addresses of consecutive pages happen to be contiguous), so a chain uses between
- * seg_count and (pages touched) descriptors out of the queue's `size`.
+ * seg_count and (pages touched) descriptors out of the queue's `size`; with
+ * VIRTIO_RING_F_INDIRECT_DESC negotiated, a chain of 2 to 64 such descriptors takes one (kshim
+ * writes them into a table of its own that the ring's descriptor points to).
  */
 struct kshim_kick {
 	__u16 queue;		/* in */
