@@ -26,7 +26,8 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/vnet_hdr.c blanketd/uplink_tap.c \
             blanketd/kshim_net.c blanketd/sw_gso.c blanketd/uplink_kshim_net.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
-UNIT     := test_blkif test_xenbus test_config test_vbd test_kshim_chain test_cli test_netif \
+UNIT     := test_blkif test_blkif_ring test_xenbus test_config test_vbd test_vbd_io test_vbd_grants \
+            test_vbd_hostile test_kshim_chain test_cli test_netif_tx test_netif_ring test_netif_ctrl \
             test_switch test_vif test_kshim_net test_sw_gso test_uplink_tap test_vif_uplink
 FUZZ     := fuzz_blkif fuzz_config fuzz_netif
 
@@ -79,12 +80,22 @@ kshim: deps
 # --- tests -------------------------------------------------------------------
 # Unit tests link libblanket's portable part with a fake of xen.c.
 UNIT_BIN := $(UNIT:%=$(B)/tests/%)
-$(B)/tests/test_vbd: tests/unit/test_vbd.c tests/unit/test_loop.c tests/unit/test_loop.h tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+FAKE_XEN := tests/unit/fake_xen.c tests/unit/fake_xs.c tests/unit/fake_xen.h tests/unit/fake_xen_priv.h
+VBD_TESTS := $(B)/tests/test_vbd $(B)/tests/test_vbd_io $(B)/tests/test_vbd_grants $(B)/tests/test_vbd_hostile
+$(VBD_TESTS): $(B)/tests/%: tests/unit/%.c tests/unit/vbd_harness.c tests/unit/vbd_harness.h tests/unit/test_loop.c tests/unit/test_loop.h $(FAKE_XEN) $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
-$(B)/tests/test_vif $(B)/tests/test_vif_uplink: $(B)/tests/%: tests/unit/%.c tests/unit/vif_harness.c tests/unit/vif_harness.h tests/unit/test_loop.c tests/unit/test_loop.h tests/unit/fake_xen.c tests/unit/fake_xen.h $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+$(B)/tests/test_vif $(B)/tests/test_vif_uplink: $(B)/tests/%: tests/unit/%.c tests/unit/vif_harness.c tests/unit/vif_harness.h tests/unit/test_loop.c tests/unit/test_loop.h $(FAKE_XEN) $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
+BLKIF_TESTS := $(B)/tests/test_blkif $(B)/tests/test_blkif_ring
+$(BLKIF_TESTS): $(B)/tests/%: tests/unit/%.c tests/unit/blkif_harness.c tests/unit/blkif_harness.h $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -linih
+NETIF_TESTS := $(B)/tests/test_netif_tx $(B)/tests/test_netif_ring $(B)/tests/test_netif_ctrl
+$(NETIF_TESTS): $(B)/tests/%: tests/unit/%.c tests/unit/netif_harness.c tests/unit/netif_harness.h $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -linih
 $(B)/tests/test_switch: tests/unit/test_switch.c $(B)/obj/blanketd/switch.o $(B)/obj/blanketd/sw_parse.o $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -linih

@@ -4,11 +4,11 @@
  * fake_xen.c implements every function of libblanket/xen.h without a
  * hypervisor: grants over a memfd of "guest memory" (mapped with real
  * mmap()s, so a mapping aliases the guest's page like gntdev's does), event
- * channels over an eventfd, and a xenstore tree with transactions and
- * watches.  There is one fake at a time: bl_xen_open() creates it with
- * empty state, bl_xen_close() destroys it.  The functions below act on it
- * from the other side: as the guest (grants, event-channel kicks) and as
- * the observer (counters).
+ * channels over an eventfd, and (in fake_xs.c) a xenstore tree with
+ * transactions and watches.  There is one fake at a time: bl_xen_open()
+ * creates it with empty state, bl_xen_close() destroys it.  The functions
+ * below act on it from the other side: as the guest (grants, event-channel
+ * kicks) and as the observer (counters).
  */
 #ifndef BLANKET_FAKE_XEN_H
 #define BLANKET_FAKE_XEN_H

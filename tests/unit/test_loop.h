@@ -1,5 +1,5 @@
 /*
- * test_loop.h - the event loop the backend tests drive (test_vbd.c and the
+ * test_loop.h - the event loop the backend tests drive (the vbd and the
  * vif tests): main.c's xenstore and event-channel watchers (main.o is not
  * linked) calling the backend's dispatchers, a 1 ms tick so that one
  * EVRUN_ONCE never sleeps for long, and waits that give up rather than hang.
