@@ -34,12 +34,14 @@
  * without offloads: sw_gso.c fills the checksum in or cuts the TSO frame
  * into MSS-sized TCP packets.  Each packet is one chain: a (zero)
  * virtio_net_hdr and a fixed-up copy of the frame's headers, both from a
- * registered header slot, then the guest's pages for that packet's
- * payload (still zero copy of payload; stats.copies counts the header
- * bytes).  The packets are built
- * at KICK time straight into the registered slots, as many per pass as
- * the TX area holds; the guest's frame is done (tx_done) when the last
- * of its chains is.
+ * registered header slot, then that packet's payload.  The packets are
+ * built at KICK time straight into the registered slots, as many per pass
+ * as the TX area holds.  The payload is a registered dom0 copy of the
+ * frame (tx_copy), so the guest's slots go back at the next pass, as
+ * netback's do when Linux segments for such a device; with every copy
+ * buffer in use, it is the guest's own pages and the frame is done
+ * (tx_done) when the last of its chains is.  stats.copies counts both
+ * the frame copies and the header bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -73,6 +75,10 @@
 #define SOFT_PKT_OFF KNET_HDR_LEN
 _Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT_SOFT, "header slot too small");
 #define TX_BACKLOG 1024u             /* frames waiting for the device at most */
+/* Software-GSO frames copied into dom0 (see the top): buffers of a whole
+ * frame each (netif's 64 KiB plus an Ethernet header, page-rounded). */
+#define COPY_BUFS 32u
+#define COPY_BUF_SIZE (68u * 1024)
 
 /* A frame given to tx_async: one chain, or (soft) one per packet that
  * sw_gso makes of it. */
@@ -94,6 +100,9 @@ struct ktx {
 	unsigned niov;
 	struct iovec iov[KNET_TX_MAX_IOV]; /* the caller's array is gone after tx_async */
 	struct sw_gso sw;
+	int copy;                        /* copy buffer holding the frame, or -1 */
+	bool told;                       /* the owner had its tx_done already */
+	struct ktx *tell_next;           /* on k->tell: tx_done due at the next pass */
 };
 
 /* A received frame in the switch's hands. */
@@ -127,6 +136,12 @@ struct knet {
 	struct ktx *txq, **txq_tail;     /* waiting for the device */
 	unsigned txq_len, tx_inflight;
 	bool tx_full;                    /* ENOSPC until something completes */
+	uint8_t *copies;                 /* COPY_BUFS frame buffers, registered read-only */
+	size_t copies_len;
+	uint32_t copies_region;
+	uint16_t copy_free[COPY_BUFS];   /* stack of free copy buffers */
+	unsigned ncopy_free;
+	struct ktx *tell;                /* copied frames whose owner is yet to hear */
 	/* RX */
 	uint8_t *bufs;                   /* nbufs pages, registered writable */
 	size_t bufs_len;
@@ -158,7 +173,23 @@ static void unreg_spans(struct knet *k, struct ktx *t)
 	t->nspan = 0;
 }
 
-/* The device is done with t (res 0), or it never will be: let the owner go. */
+/* The owner of copied frame t hears now, if it has not yet. */
+static void tell_owner(struct knet *k, struct ktx *t, int res)
+{
+	if (t->told)
+		return;
+	for (struct ktx **l = &k->tell; *l; l = &(*l)->tell_next)
+		if (*l == t) {
+			*l = t->tell_next;
+			break;
+		}
+	t->told = true;
+	if (k->u.tx_done)
+		k->u.tx_done(&k->u, t->cookie, res);
+}
+
+/* The device is done with t (res 0), or it never will be: let the owner go
+ * (unless it went when the frame was copied) and the copy buffer. */
 static void tx_complete(struct knet *k, struct ktx *t, int res)
 {
 	unreg_spans(k, t);
@@ -169,9 +200,36 @@ static void tx_complete(struct knet *k, struct ktx *t, int res)
 		k->u.stats.tx_errors++;
 	}
 	k->u.stats.tx_inflight--;
-	if (k->u.tx_done)
-		k->u.tx_done(&k->u, t->cookie, res);
+	tell_owner(k, t, res);
+	if (t->copy >= 0)
+		k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
 	free(t);
+}
+
+/* A frame to be segmented in software goes from a copy when a buffer is
+ * free, as Linux's skb_segment copies a zero-copy skb's pages (netback's
+ * among them) for a device without TSO: the guest's slots are answered at
+ * the next pass instead of after the device sent every packet, so the
+ * guest's TCP small-queue limit does not wait on the L0 device. The
+ * checksums read every payload byte anyway, and now read bytes the guest
+ * can no longer change. Without a free buffer, zero copy as before. */
+static void tx_copy(struct knet *k, struct ktx *t, const struct iovec *iov, unsigned n)
+{
+	uint8_t *dst;
+	unsigned b;
+
+	if (!k->ncopy_free || t->len > COPY_BUF_SIZE)
+		return;
+	b = k->copy_free[--k->ncopy_free];
+	dst = k->copies + (size_t)b * COPY_BUF_SIZE;
+	for (unsigned i = 0, off = 0; i < n; off += (unsigned)iov[i].iov_len, i++)
+		memcpy(dst + off, iov[i].iov_base, iov[i].iov_len);
+	t->copy = (int)b;
+	t->iov[0] = (struct iovec){ dst, t->len };
+	t->niov = 1;
+	t->tell_next = k->tell;
+	k->tell = t;
+	k->u.stats.copies += t->len;
 }
 
 static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
@@ -190,6 +248,9 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 		u->stats.tx_errors++;
 		return -ENOMEM;
 	}
+	t->copy = -1;
+	for (unsigned i = 0; i < n; i++)
+		t->len += iov[i].iov_len;
 	rc = knet_tx_hdr(m, k->features, &t->hdr);
 	t->nchains = 1;
 	if (rc == -EOPNOTSUPP) {
@@ -203,8 +264,10 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 	}
 	t->niov = n;
 	memcpy(t->iov, iov, n * sizeof(*iov));
+	if (t->soft)
+		tx_copy(k, t, iov, n);
 	if (rc == 0) {
-		rc = knet_tx_spans(&k->map, iov, n, t->span, KNET_TX_MAX_SPANS);
+		rc = knet_tx_spans(&k->map, t->iov, t->niov, t->span, KNET_TX_MAX_SPANS);
 		t->nspan = 0;
 	}
 	/* The pages no long-lived registration covers: this frame's own. */
@@ -221,19 +284,22 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 	/* A soft frame's chains are built later from the same spans: this
 	 * checks now that every page is covered. */
 	if (rc >= 0) {
-		rc = knet_tx_segs(&k->map, t->span, t->nspan, iov, n, t->seg, KNET_TX_MAX_SEGS);
+		rc = knet_tx_segs(&k->map, t->span, t->nspan, t->iov, t->niov, t->seg,
+				  KNET_TX_MAX_SEGS);
 		t->nseg = rc > 0 ? (unsigned)rc : 0;
 	}
 	if (rc > 0 && !t->soft && 1u + t->nseg > k->q[TXQ].size)
 		rc = -EMSGSIZE;
 	if (rc <= 0) {
 		unreg_spans(k, t);
+		if (t->copy >= 0) {
+			k->tell = t->tell_next;  /* t is the head: tx_copy just put it there */
+			k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
+		}
 		free(t);
 		u->stats.tx_errors++;
 		return rc ? rc : -EINVAL;
 	}
-	for (unsigned i = 0; i < n; i++)
-		t->len += iov[i].iov_len;
 	t->cookie = cookie;
 	t->queued = true;
 	*k->txq_tail = t;
@@ -552,8 +618,11 @@ static bool run_rx(struct knet *k, unsigned round)
 static bool kn_pass(struct uring_pass_hook *h, unsigned round)
 {
 	struct knet *k = (struct knet *)((char *)h - offsetof(struct knet, pass));
-	bool more = false;
+	bool more = k->tell != NULL;
 
+	/* Copied frames: their guests' slots go back now. */
+	while (k->tell)
+		tell_owner(k, k->tell, 0);
 	if (!k->dead)
 		more |= run_rx(k, round);
 	if (!k->dead)
@@ -655,6 +724,8 @@ static void kn_free(struct knet *k)
 		munmap(k->hdrs, k->hdrs_len);
 	if (k->bufs)
 		munmap(k->bufs, k->bufs_len);
+	if (k->copies)
+		munmap(k->copies, k->copies_len);
 	if (k->map.bucket)
 		kmap_destroy(&k->map);
 	free(k->slot);
@@ -771,6 +842,20 @@ static int pools(struct knet *k, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: registering %zu bytes of buffers: %s (RLIMIT_MEMLOCK?)",
 			 k->pci, k->hdrs ? k->bufs_len : k->hdrs_len, strerror(errno));
 		return -1;
+	}
+	/* Software segmentation needs the frame copies (tx_copy); chains name
+	 * them through the long-lived map like any registered memory. */
+	if (k->slot_size == HDR_SLOT_SOFT) {
+		k->copies_len = (size_t)COPY_BUFS * COPY_BUF_SIZE;
+		k->copies = kshim_pool(k->fd, &k->copies_len, false, &k->copies_region);
+		if (!k->copies || kmap_add(&k->map, (uintptr_t)k->copies, k->copies_len,
+					   k->copies_region, false) < 0) {
+			snprintf(err, errlen, "%s: registering %zu bytes of buffers: %s "
+				 "(RLIMIT_MEMLOCK?)", k->pci, k->copies_len, strerror(errno));
+			return -1;
+		}
+		for (unsigned b = COPY_BUFS; b-- > 0;)
+			k->copy_free[k->ncopy_free++] = (uint16_t)b;
 	}
 	for (unsigned s = k->nslots; s-- > 0;)
 		slot_put(k, s);
