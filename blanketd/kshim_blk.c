@@ -33,12 +33,13 @@ static int config_read(struct kdev *d, uint32_t off, uint32_t width, uint64_t *v
 #define HAS(d, f) (((d)->features >> (f)) & 1)
 
 /* Features: what kshim requires (VERSION_1, ACCESS_PLATFORM when offered),
- * what saves interrupts (EVENT_IDX), and the block features we act on. */
+ * what saves interrupts (EVENT_IDX) and ring slots (INDIRECT_DESC), and
+ * the block features we act on. */
 static int negotiate(struct kdev *d, const struct kshim_info *info, char *err, size_t errlen)
 {
 	static const unsigned want[] = {
 		VIRTIO_F_VERSION_1, VIRTIO_F_ACCESS_PLATFORM, VIRTIO_RING_F_EVENT_IDX,
-		VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_BLK_SIZE,
+		VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_BLK_SIZE,
 		VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_RO, VIRTIO_BLK_F_MQ,
 		VIRTIO_BLK_F_TOPOLOGY,
 	};
@@ -145,10 +146,15 @@ static int kdev_open(struct kdev *d, struct ev_loop *loop, char *err, size_t err
 		if (queue_setup(d, &d->q[i], i, err, errlen))
 			return -1;
 	/* A request's data descriptors: seg_max, and the ring's size less the
-	 * header's and the status's. */
+	 * header's and the status's.  With indirect descriptors, what one
+	 * table holds: a 1 MiB blkif request then goes as four or five device
+	 * requests of one ring slot each, rather than two of ~128 slots that
+	 * leave room for no other request in a 256-entry ring. */
 	for (unsigned i = 0; i < d->nq; i++)
 		if (d->lim.max_desc > d->q[i].k.size - 2u)
 			d->lim.max_desc = d->q[i].k.size - 2u;
+	if (HAS(d, VIRTIO_RING_F_INDIRECT_DESC) && d->lim.max_desc > KSHIM_INDIRECT_MAX - 2u)
+		d->lim.max_desc = KSHIM_INDIRECT_MAX - 2u;
 	if (pool_setup(d, err, errlen) || kmap_init(&d->map) ||
 	    kmap_add(&d->map, (uintptr_t)d->pool, d->pool_len, d->pool_region, true))
 		return -1;

@@ -40,10 +40,6 @@ struct kshim_desc_state {
 	u64 cookie;			/* head only */
 };
 
-/* Entries per indirect table: a chain of up to this many descriptors takes one slot of the
- * ring (VIRTIO_RING_F_INDIRECT_DESC); a longer one is chained in the ring itself. */
-#define KSHIM_INDIRECT_MAX 64
-
 struct kshim_dev;
 
 struct kshim_queue {

@@ -120,6 +120,10 @@ struct kshim_cqe {
  * VIRTIO_RING_F_INDIRECT_DESC negotiated, a chain of 2 to 64 such descriptors takes one (kshim
  * writes them into a table of its own that the ring's descriptor points to).
  */
+/* Entries of an indirect table: with VIRTIO_RING_F_INDIRECT_DESC, a chain of up to this many
+ * descriptors takes one slot of the ring; a longer one is chained in the ring itself. */
+#define KSHIM_INDIRECT_MAX 64
+
 struct kshim_kick {
 	__u16 queue;		/* in */
 	__u16 desc_free;	/* out: descriptors free after this call */
