@@ -24,12 +24,12 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/xs_util.c blanketd/vbd.c blanketd/vbd_ring.c \
             blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/kshim_blk.c blanketd/uplink_kshim.c \
             blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/vnet_hdr.c blanketd/uplink_tap.c \
-            blanketd/kshim_net.c blanketd/sw_gso.c blanketd/uplink_kshim_net.c \
+            blanketd/kshim_net.c blanketd/sw_gso.c blanketd/sw_gro.c blanketd/uplink_kshim_net.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
 UNIT     := test_blkif test_blkif_ring test_xenbus test_config test_vbd test_vbd_io test_vbd_grants \
             test_vbd_hostile test_kshim_chain test_cli test_netif_tx test_netif_ring test_netif_ctrl \
-            test_switch test_vif test_kshim_net test_sw_gso test_uplink_tap test_vif_uplink
-FUZZ     := fuzz_blkif fuzz_config fuzz_netif
+            test_switch test_vif test_kshim_net test_sw_gso test_sw_gro test_uplink_tap test_vif_uplink
+FUZZ     := fuzz_blkif fuzz_config fuzz_netif fuzz_gro
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 XEN_OBJ  := $(XEN_SRC:%.c=$(B)/obj/%.o)
@@ -111,6 +111,9 @@ $(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplin
 $(B)/tests/test_sw_gso: tests/unit/test_sw_gso.c $(B)/obj/blanketd/sw_gso.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
+$(B)/tests/test_sw_gro: tests/unit/test_sw_gro.c $(B)/obj/blanketd/sw_gro.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
 $(B)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -linih
@@ -119,16 +122,23 @@ unit: deps all $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
 FUZZ_BIN := $(FUZZ:%=$(B)/fuzz/%)
+# fuzz_gro: received frames, parsed by the daemon's sw_gro.c.
+$(B)/fuzz/fuzz_gro: tests/fuzz/fuzz_gro.c blanketd/sw_gro.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -Iblanketd \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -o $@ $^ -linih
 
-# Each fuzzer runs for FUZZ_SECONDS; a crash fails the build.
+# Each fuzzer runs for FUZZ_SECONDS, from tests/fuzz/seeds/NAME too if there is one; a crash
+# fails the build.
 fuzz: deps $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		mkdir -p $(B)/fuzz/corpus-$$(basename $$f); \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) 2>&1 | tail -n 12; \
+		seeds=tests/fuzz/seeds/$$(basename $$f); test -d $$seeds || seeds=; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(B)/fuzz/corpus-$$(basename $$f) $$seeds 2>&1 | tail -n 12; \
 		test $${PIPESTATUS[0]} -eq 0; done
 
 # Both data paths: image files on dom0 (io_uring), and the L0 virtio-blk through kshim (~1 min each).

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "csum.h"
 #include "netif.h"
 #include "sw_gso.h"
 
@@ -35,50 +36,6 @@ static void put32(uint8_t *p, uint32_t v)
 {
 	put16(p, (uint16_t)(v >> 16));
 	put16(p + 2, (uint16_t)v);
-}
-
-/* The Internet checksum over bytes that arrive in pieces: odd tracks a
- * piece ending mid-word, so the next one starts with a low byte. */
-struct csum {
-	uint64_t sum;
-	bool odd;
-};
-
-static void csum_add(struct csum *c, const uint8_t *p, size_t len)
-{
-	if (!len)
-		return;
-	if (c->odd) {
-		c->sum += *p++;
-		len--;
-		c->odd = false;
-	}
-	/* Big-endian 32-bit words: their sum folds to the 16-bit one
-	 * (2^16 = 1 in ones' complement); 64 bits cannot overflow here. */
-	while (len >= 4) {
-		uint32_t w;
-
-		memcpy(&w, p, 4);
-		c->sum += be32toh(w);
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		c->sum += get16(p);
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		c->sum += (uint32_t)*p << 8;
-		c->odd = true;
-	}
-}
-
-static uint16_t csum_fold(uint64_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
 }
 
 static size_t iov_len(const struct iovec *iov, unsigned n)

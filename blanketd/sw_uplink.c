@@ -275,6 +275,15 @@ static void up_rx(struct net_uplink *u, struct net_uplink_buf *ub)
 	sw_buf_put(&x->b);
 }
 
+/* The frame would reach one port, and that port takes GSO frames. */
+static bool up_rx_gso_ok(struct net_uplink *u, const uint8_t *dst, bool ipv6)
+{
+	struct sw_port *p = sw_mac_is_multicast(dst) ? NULL : sw_fdb_lookup(up.sw, dst);
+
+	(void)u;
+	return p && p != &up.port && (ipv6 ? p->gso6 : p->gso4);
+}
+
 int sw_uplink_attach(struct sw *s, struct net_uplink *u)
 {
 	up.u = u;
@@ -283,6 +292,7 @@ int sw_uplink_attach(struct sw *s, struct net_uplink *u)
 	snprintf(up.port.name, sizeof(up.port.name), "%.9s:%.13s", u->kind, u->name);
 	u->rx = up_rx;
 	u->tx_done = up_tx_done;
+	u->rx_gso_ok = up_rx_gso_ok;
 	sw_port_add(s, &up.port);
 	return 0;
 }

@@ -86,6 +86,9 @@ struct sw_port {
 	char name[24];
 	uint8_t mac[SW_ETH_ALEN];
 	bool check_src;               /* drop frames not from mac */
+	/* takes TCP GSO frames with a partial checksum, IPv4 / IPv6 (a guest
+	 * that negotiated GSO and the checksum offload for them) */
+	bool gso4, gso6;
 	bool mcast_filter;            /* only multicasts in mcast[] (and broadcast) */
 	unsigned nr_mcast;
 	uint8_t mcast[NETIF_MCAST_MAX][SW_ETH_ALEN];

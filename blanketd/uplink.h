@@ -125,6 +125,9 @@ struct net_uplink_stats {
 	uint64_t tx_pkts, tx_bytes, tx_errors;  /* frames written; failed writes */
 	uint64_t rx_pkts, rx_bytes, rx_errors;  /* frames read; bad headers */
 	uint64_t rx_pool_empty;  /* times reading paused for want of buffers */
+	/* received TCP segments coalesced in software (sw_gro.h): frames of
+	 * more than one segment handed on, and the segments in them */
+	uint64_t rx_gro_frames, rx_gro_segs;
 	/* the switch side: guests' TX pages mapped for this uplink */
 	uint64_t tx_maps, tx_map_pages; /* map calls (one per loop pass), pages */
 	/* kshim-net: the costs of the data path */
@@ -155,6 +158,10 @@ struct net_uplink {
 	 * given to tx_async is done with (res: 0 sent, or -errno). */
 	void (*rx)(struct net_uplink *u, struct net_uplink_buf *b);
 	void (*tx_done)(struct net_uplink *u, void *cookie, int res);
+	/* Optional: whether the port that MAC dst belongs to takes TCP GSO
+	 * frames with a partial checksum (IPv4, or IPv6 if ipv6).  An uplink
+	 * that coalesces received segments asks before it does. */
+	bool (*rx_gso_ok)(struct net_uplink *u, const uint8_t *dst, bool ipv6);
 	void *owner;
 	struct net_uplink_stats stats;
 };

@@ -14,7 +14,9 @@
  * kept posted on the receive queue.  Each frame the device fills (one
  * buffer, or num_buffers of them with MRG_RXBUF) enters the switch as
  * dom0 fragments; vif_rx.c grant-copies them into guests, and the buffers
- * are posted again once the last copy is done (rx_release).
+ * are posted again once the last copy is done (rx_release).  A device
+ * without GUEST_TSO4 does not coalesce: consecutive TCP segments of one
+ * KICK are (rx_offer, sw_gro.h), into one frame of several buffers.
  *
  * Batching as uplink_kshim.c: queued work goes to the device at the end
  * of the event-loop pass (a pass hook, uring.h), one KICK per queue, which
@@ -60,6 +62,8 @@
 #include "kshim_dev.h"
 #include "kshim_net.h"
 #include "log.h"
+#include "netif.h"
+#include "sw_gro.h"
 #include "sw_gso.h"
 #include "uplink.h"
 #include "uring.h"
@@ -152,6 +156,15 @@ struct knet {
 	struct krx *frames, *frame_free; /* [nbufs]: a frame holds at least one buffer */
 	struct knet_rxframe cur;         /* the frame being received */
 	bool rx_empty;                   /* nothing posted: counted once per episode */
+	/* Coalescing (sw_gro.h) when the device does not (no GUEST_TSO4):
+	 * the frame being built from consecutive segments of one KICK. */
+	bool gro;
+	struct krx *gro_x;               /* its first segment's frame, or NULL */
+	struct sw_gro_seg gro_first;
+	unsigned gro_nsegs;
+	size_t gro_payload;
+	uint32_t gro_next;               /* the sequence number that follows */
+	bool gro_psh, gro_ended;
 };
 
 static struct knet *to_k(struct net_uplink *u)
@@ -521,6 +534,89 @@ static void kn_rx_release(struct net_uplink *u, struct net_uplink_buf *nb)
 	k->frame_free = x;
 }
 
+static void rx_hand(struct knet *k, struct krx *x)
+{
+	if (k->u.rx)
+		k->u.rx(&k->u, &x->nb);
+	else
+		kn_rx_release(&k->u, &x->nb);
+}
+
+/* The frame being coalesced goes on: as one GSO frame if it took more
+ * than one segment, else as it came (its checksum known good). */
+static void gro_flush(struct knet *k)
+{
+	struct krx *x = k->gro_x;
+
+	if (!x)
+		return;
+	k->gro_x = NULL;
+	if (k->gro_nsegs > 1) {
+		/* the length was kept within IP's when segments were added */
+		sw_gro_finish(x->nb.data, &k->gro_first, k->gro_payload, k->gro_psh, &x->nb.meta);
+		k->u.stats.rx_gro_frames++;
+		k->u.stats.rx_gro_segs += k->gro_nsegs;
+	} else {
+		x->nb.meta.data_validated = true;
+	}
+	rx_hand(k, x);
+}
+
+/* Appends segment s (frame x) to the frame being coalesced: its payload
+ * becomes a fragment, its buffer the frame's; x itself is free again. */
+static void gro_append(struct knet *k, struct krx *x, const struct sw_gro_seg *s)
+{
+	struct krx *h = k->gro_x;
+
+	h->frag[h->nb.nr_frags++] = (struct iovec){ (uint8_t *)x->nb.data + s->hlen, s->payload };
+	h->buf[h->nbufs++] = x->buf[0];
+	h->nb.len += s->payload;
+	k->gro_payload += s->payload;
+	k->gro_next += s->payload;
+	k->gro_nsegs++;
+	k->gro_psh |= (s->flags & SW_GRO_TCP_PSH) != 0;
+	k->gro_ended = sw_gro_ends(&k->gro_first, s);
+	x->nb.next = &k->frame_free->nb;
+	k->frame_free = x;
+}
+
+/* A received frame: coalesced with the ones before it where sw_gro
+ * allows and its destination takes GSO frames, else handed on. */
+static void rx_offer(struct knet *k, struct krx *x)
+{
+	const uint8_t *f = x->nb.data;
+	struct sw_gro_seg s;
+
+	if (!k->gro || x->nbufs != 1 || x->nb.nr_frags != 1 || x->nb.meta.csum_blank ||
+	    x->nb.meta.gso_type != XEN_NETIF_GSO_TYPE_NONE || sw_gro_parse(f, x->nb.len, &s)) {
+		gro_flush(k);
+		rx_hand(k, x);
+		return;
+	}
+	if (k->gro_x && !k->gro_ended && k->gro_x->nb.nr_frags < NET_UPLINK_MAX_FRAGS &&
+	    k->gro_first.hlen - k->gro_first.l3_off + k->gro_payload + s.payload <= 0xffff &&
+	    sw_gro_follows(k->gro_x->nb.data, &k->gro_first, k->gro_nsegs, k->gro_next, f, &s)) {
+		gro_append(k, x, &s);
+		if (k->gro_ended)
+			gro_flush(k);
+		return;
+	}
+	gro_flush(k);
+	x->nb.meta.data_validated = true;
+	if (!s.mergeable || (s.flags & SW_GRO_TCP_PSH) || !k->u.rx_gso_ok ||
+	    !k->u.rx_gso_ok(&k->u, f, s.ipv6)) {
+		rx_hand(k, x);
+		return;
+	}
+	k->gro_x = x;
+	k->gro_first = s;
+	k->gro_nsegs = 1;
+	k->gro_payload = s.payload;
+	k->gro_next = s.seq + s.payload;
+	k->gro_psh = false;
+	k->gro_ended = false;
+}
+
 /* The frame in k->cur is whole: into the switch. */
 static void rx_deliver(struct knet *k)
 {
@@ -543,10 +639,7 @@ static void rx_deliver(struct knet *k)
 	x->nb.len = f->len;
 	k->u.stats.rx_pkts++;
 	k->u.stats.rx_bytes += f->len;
-	if (k->u.rx)
-		k->u.rx(&k->u, &x->nb);
-	else
-		kn_rx_release(&k->u, &x->nb);
+	rx_offer(k, x);
 }
 
 static void rx_completion(struct knet *k, const struct kshim_cqe *c)
@@ -607,6 +700,8 @@ static bool run_rx(struct knet *k, unsigned round)
 	k->rx_posted += kk.sq_done;
 	for (unsigned i = 0; i < kk.cq_count; i++)
 		rx_completion(k, &q->cqe[i]);
+	/* coalescing never holds a frame past the KICK that brought it */
+	gro_flush(k);
 	if (!k->rx_posted && !k->rx_empty)
 		k->u.stats.rx_pool_empty++;
 	k->rx_empty = !k->rx_posted;
@@ -798,6 +893,8 @@ static int negotiate(struct knet *k, const struct kshim_info *info, char *err, s
 	if (kshim_dev_features(k->fd, k->pci, info, want, n, &k->features, err, errlen))
 		return -1;
 	k->mrg = HAS(k, VIRTIO_NET_F_MRG_RXBUF);
+	/* A device that does not coalesce received segments: we do (rx_offer). */
+	k->gro = !HAS(k, VIRTIO_NET_F_GUEST_TSO4);
 	if (HAS(k, VIRTIO_NET_F_MAC))
 		for (unsigned i = 0; i < 6; i++) {
 			uint64_t v;

@@ -355,6 +355,8 @@ static int connect_queues(struct vif *v)
 	v->gso6 = v->sg && fe_flag(v, "feature-gso-tcpv6");
 	v->csum = !fe_flag(v, "feature-no-csum-offload");
 	v->ipv6_csum = fe_flag(v, "feature-ipv6-csum-offload");
+	v->port.gso4 = v->gso4 && v->csum;
+	v->port.gso6 = v->gso6 && v->ipv6_csum;
 	headroom = xs_read_ulong(xen, v->fe_path, "xdp-headroom", 0, &ok);
 	/* netback clamps at XEN_NETIF_MAX_XDP_HEADROOM; we keep at least half
 	 * a page for data so every slot carries something. */

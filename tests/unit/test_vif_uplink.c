@@ -4,7 +4,7 @@
  * copy, the asynchronous uplink contract (kshim-net's): one grant map
  * call per pass for the frames of every guest, small frames from the
  * header copy, TX answered only when the uplink is done; the virtio-net
- * header translation.  The fixture is vif_harness.c.
+ * header translation; which destinations take coalesced frames.  The fixture is vif_harness.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +375,40 @@ static void test_tap_header_translation(void **state)
 	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 }
 
+/* An uplink that coalesces received TCP segments (kshim-net, sw_gro.h) asks first whether the
+ * destination takes GSO frames: only a known guest that negotiated GSO and the checksum offload
+ * for that IP version does; not a multicast, an unknown MAC, or a guest without GSO. */
+static void test_uplink_rx_gso_ok(void **state)
+{
+	static const uint8_t mcast[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	static const uint8_t unknown[6] = { 0x00, 0x16, 0x3e, 0x55, 0x55, 0x55 };
+	struct vfe a, b;
+
+	(void)state;
+	au_attach();
+	fe_init(&a, DOM_A, 0);
+	fe_init(&b, DOM_B, 0);
+	b.no_gso = true;
+	connect_vif(&a);
+	connect_vif(&b);
+	rx_post(&a, 0, 4, NULL);
+	rx_post(&b, 0, 4, NULL);
+	run_for(5);
+	assert_non_null(AU.u.rx_gso_ok);
+	/* not learned yet */
+	assert_false(AU.u.rx_gso_ok(&AU.u, a.mac, false));
+	announce(&a);
+	announce(&b);
+	run_for(5);
+	assert_true(AU.u.rx_gso_ok(&AU.u, a.mac, false));
+	assert_true(AU.u.rx_gso_ok(&AU.u, a.mac, true));
+	assert_false(AU.u.rx_gso_ok(&AU.u, b.mac, false));
+	assert_false(AU.u.rx_gso_ok(&AU.u, b.mac, true));
+	assert_false(AU.u.rx_gso_ok(&AU.u, unknown, false));
+	assert_false(AU.u.rx_gso_ok(&AU.u, mcast, false));
+	assert_false(AU.u.rx_gso_ok(&AU.u, BCAST, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +420,7 @@ int main(void)
 		T_(test_uplink_batch_map),
 		T_(test_uplink_small_frame),
 		T_(test_async_uplink_rx_frags),
+		T_(test_uplink_rx_gso_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -268,8 +268,8 @@ void fe_connect(struct vfe *f)
 	xs_writef(t, f->fe, "request-rx-copy", "%u", f->no_rx_copy ? 0u : 1u);
 	xs_writef(t, f->fe, "feature-rx-notify", "1");
 	xs_writef(t, f->fe, "feature-sg", "1");
-	xs_writef(t, f->fe, "feature-gso-tcpv4", "1");
-	xs_writef(t, f->fe, "feature-gso-tcpv6", "1");
+	xs_writef(t, f->fe, "feature-gso-tcpv4", "%u", f->no_gso ? 0u : 1u);
+	xs_writef(t, f->fe, "feature-gso-tcpv6", "%u", f->no_gso ? 0u : 1u);
 	xs_writef(t, f->fe, "feature-ipv6-csum-offload", "1");
 	xs_writef(t, f->fe, "request-multicast-control", "%u", f->mcast_ctrl ? 1u : 0u);
 	xs_writef(t, f->fe, "state", "4");

@@ -66,7 +66,7 @@ struct vfe {
 	char be[128], fe[128];
 	uint8_t mac[6];
 	unsigned nq;
-	bool split, no_rx_copy, mcast_ctrl, ctrl;
+	bool split, no_rx_copy, mcast_ctrl, ctrl, no_gso;
 	struct vq q[4];
 	unsigned ctrl_page;
 	evtchn_port_t rctrl;
