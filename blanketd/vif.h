@@ -61,26 +61,38 @@ struct vif_queue_stats {
 struct vif_txp;
 struct vif_rxe;
 
+/* What a restarted daemon would need to resume a queue (state.h): the
+ * rings' private indexes and the TX packets read but not yet answered
+ * (the slot ids the guest waits for).  One memfd-backed mapping per
+ * queue; the pointers of this process stay in struct vif_queue. */
+struct vif_queue_state {
+	uint32_t tx_size, rx_size;
+	RING_IDX tx_cons, tx_rsp_pvt;
+	RING_IDX rx_cons, rx_rsp_pvt;
+	uint32_t tx_inflight;            /* packets read, not yet answered */
+	bool tx_held;                    /* held waits for credit */
+	struct netif_tx_pkt held;
+	struct netif_tx_pkt tx_pkt[];    /* [tx_size]: the packet of txp[i] */
+};
+
 struct vif_queue {
 	struct vif *vif;
 	unsigned index;
 	/* TX ring: the guest's packets */
+	struct vif_queue_state *st;
+	size_t st_len;
+	int st_fd;                       /* memfd holding *st */
 	void *tx_sring;
 	unsigned tx_size;
-	RING_IDX tx_cons, tx_rsp_pvt;
 	evtchn_port_t tx_port;
 	struct vif_txp *txp, *txp_free;  /* [tx_size]: packets held until delivered */
 	struct vif_txp **tx_batch;       /* [tx_size]: read by this kick, not yet sent */
 	unsigned tx_nbatch;
 	struct bl_gnt_copy_seg *tx_segs; /* [tx_size]: the batch's copy (a segment per slot) */
 	uint8_t *tx_hdrs;                /* [tx_size][SW_HDR_MAX], page aligned: headers land here */
-	unsigned tx_inflight;
-	bool tx_held;                    /* held_pkt waits for credit */
-	struct netif_tx_pkt *held_pkt;
 	/* RX ring: the guest's buffers */
 	void *rx_sring;
 	unsigned rx_size;
-	RING_IDX rx_cons, rx_rsp_pvt;
 	evtchn_port_t rx_port;           /* == tx_port without split event channels */
 	struct vif_rxe *backlog;         /* [bl_cap] ring of packets waiting for buffers */
 	unsigned bl_head, bl_len, bl_cap;

@@ -28,6 +28,7 @@
 
 #include "barrier.h"
 #include "log.h"
+#include "state.h"
 #include "vif.h"
 
 struct vif_ctx vif_ctx;
@@ -35,7 +36,7 @@ struct vif_ctx vif_ctx;
 struct vif_txp {
 	struct sw_buf b;
 	struct vif_queue *q;
-	struct netif_tx_pkt pkt;
+	struct netif_tx_pkt *pkt;        /* q->st->tx_pkt[its index] */
 	unsigned seg0, nsegs;    /* its segments in the batch's copy */
 	struct vif_txp *next_free;
 };
@@ -55,7 +56,7 @@ void vif_mark_dirty(struct vif_queue *q)
 
 static void tx_respond(struct vif_queue *q, const struct netif_tx_pkt *pkt, int16_t status)
 {
-	q->tx_rsp_pvt += netif_tx_respond(q->tx_sring, q->tx_size, q->tx_rsp_pvt, pkt, status);
+	q->st->tx_rsp_pvt += netif_tx_respond(q->tx_sring, q->tx_size, q->st->tx_rsp_pvt, pkt, status);
 	q->tx_dirty = true;
 	vif_mark_dirty(q);
 }
@@ -73,8 +74,8 @@ static void txp_release(struct sw_buf *b)
 	struct vif_txp *t = (struct vif_txp *)((char *)b - offsetof(struct vif_txp, b));
 	struct vif_queue *q = t->q;
 
-	tx_respond(q, &t->pkt, NETIF_RSP_OKAY);
-	q->tx_inflight--;
+	tx_respond(q, t->pkt, NETIF_RSP_OKAY);
+	q->st->tx_inflight--;
 	txp_free(q, t);
 }
 
@@ -110,14 +111,14 @@ static uint8_t *tx_hdr_area(struct vif_queue *q, const struct vif_txp *t)
 /* The bytes of packet t the batch copy brings into its header area. */
 static unsigned tx_hdr_len(const struct vif_txp *t)
 {
-	return t->pkt.len < SW_HDR_MAX ? t->pkt.len : SW_HDR_MAX;
+	return t->pkt->len < SW_HDR_MAX ? t->pkt->len : SW_HDR_MAX;
 }
 
 /* Hand a packet whose headers the batch copy brought in to the switch. */
 static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 {
 	struct vif *v = q->vif;
-	struct netif_tx_pkt *pkt = &t->pkt;
+	struct netif_tx_pkt *pkt = t->pkt;
 	struct sw_buf *b = &t->b;
 	uint64_t spoof = v->port.stats.drop_spoof;
 
@@ -172,8 +173,8 @@ static void tx_batch_run(struct vif_queue *q)
 		uint8_t *hdr = tx_hdr_area(q, t);
 
 		t->seg0 = n;
-		for (unsigned i = 0; i < t->pkt.nr_slots; i++) {
-			const struct netif_tx_slot *sl = &t->pkt.slot[i];
+		for (unsigned i = 0; i < t->pkt->nr_slots; i++) {
+			const struct netif_tx_slot *sl = &t->pkt->slot[i];
 			unsigned len = sl->size < want - got ? sl->size : want - got;
 			struct bl_gnt_copy_seg *g = &q->tx_segs[n];
 
@@ -202,11 +203,11 @@ static void tx_batch_run(struct vif_queue *q)
 		if (!ok) {
 			/* A bad ref anywhere in the packet: netback's failed grant copy. */
 			q->stats.drops[VIF_DROP_TX_MAP]++;
-			tx_respond(q, &t->pkt, NETIF_RSP_ERROR);
+			tx_respond(q, t->pkt, NETIF_RSP_ERROR);
 			txp_free(q, t);
 			continue;
 		}
-		q->tx_inflight++;
+		q->st->tx_inflight++;
 		tx_submit(q, t);
 	}
 	q->tx_nbatch = 0;
@@ -268,7 +269,7 @@ static const char *tx_collect(struct vif_queue *q)
 		RING_IDX prod = s->req_prod;
 
 		bl_rmb();
-		while (q->tx_held || q->tx_cons != prod) {
+		while (q->st->tx_held || q->st->tx_cons != prod) {
 			struct vif_txp *t = q->txp_free;
 			enum netif_tx_verdict vd = NETIF_TX_OK;
 
@@ -280,43 +281,43 @@ static const char *tx_collect(struct vif_queue *q)
 			if (!t)
 				return NULL;
 			/* A packet waiting for credit was read already: never twice. */
-			if (q->tx_held)
-				t->pkt = *q->held_pkt;
+			if (q->st->tx_held)
+				*t->pkt = q->st->held;
 			else
-				vd = netif_tx_copy_packet(q->tx_sring, q->tx_size, q->tx_cons, prod,
-							  q->tx_rsp_pvt, &t->pkt);
+				vd = netif_tx_copy_packet(q->tx_sring, q->tx_size, q->st->tx_cons, prod,
+							  q->st->tx_rsp_pvt, t->pkt);
 			if (vd == NETIF_TX_EMPTY)
 				break;
 			if (vd == NETIF_TX_FATAL)
-				return netif_tx_reason_str(t->pkt.reason);
+				return netif_tx_reason_str(t->pkt->reason);
 			if (vd == NETIF_TX_ERROR) {
-				q->tx_cons += t->pkt.consumed;
+				q->st->tx_cons += t->pkt->consumed;
 				q->stats.drops[VIF_DROP_TX_ERROR]++;
 				log_debug("vif %u/%u: TX packet dropped: %s", v->domid, v->devid,
-					  netif_tx_reason_str(t->pkt.reason));
-				tx_respond(q, &t->pkt, NETIF_RSP_ERROR);
+					  netif_tx_reason_str(t->pkt->reason));
+				tx_respond(q, t->pkt, NETIF_RSP_ERROR);
 				continue;
 			}
-			if (t->pkt.kind != NETIF_TX_DATA) {
-				q->tx_cons += t->pkt.consumed;
-				tx_mcast(q, &t->pkt);
+			if (t->pkt->kind != NETIF_TX_DATA) {
+				q->st->tx_cons += t->pkt->consumed;
+				tx_mcast(q, t->pkt);
 				continue;
 			}
-			if (credit_exceeded(q, t->pkt.len)) {
-				if (!q->tx_held)
-					*q->held_pkt = t->pkt;
-				q->tx_held = true;
+			if (credit_exceeded(q, t->pkt->len)) {
+				if (!q->st->tx_held)
+					q->st->held = *t->pkt;
+				q->st->tx_held = true;
 				return NULL;
 			}
-			q->tx_held = false;
-			q->tx_cons += t->pkt.consumed;
+			q->st->tx_held = false;
+			q->st->tx_cons += t->pkt->consumed;
 			q->txp_free = t->next_free;
 			q->tx_batch[q->tx_nbatch++] = t;
 		}
 		/* RING_FINAL_CHECK_FOR_REQUESTS: notify us of the next one. */
-		s->req_event = q->tx_cons + 1;
+		s->req_event = q->st->tx_cons + 1;
 		bl_mb();
-		if (s->req_prod == q->tx_cons)
+		if (s->req_prod == q->st->tx_cons)
 			return NULL;
 	}
 }
@@ -378,9 +379,9 @@ bool vif_flush_all(void)
 			again = q;
 		}
 		if (q->tx_dirty && q->tx_sring)
-			tx = push(q->tx_sring, q->tx_rsp_pvt);
+			tx = push(q->tx_sring, q->st->tx_rsp_pvt);
 		if (q->rx_dirty && q->rx_sring)
-			rx = push(q->rx_sring, q->rx_rsp_pvt);
+			rx = push(q->rx_sring, q->st->rx_rsp_pvt);
 		did |= q->tx_dirty;
 		q->tx_dirty = q->rx_dirty = false;
 		/* One event when both rings share a channel. */
@@ -410,6 +411,7 @@ int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index, grant_ref
 	int port;
 
 	memset(q, 0, sizeof(*q));
+	q->st_fd = -1;
 	q->vif = v;
 	q->index = index;
 	ev_init(&q->credit_timer, on_credit);
@@ -437,12 +439,15 @@ int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index, grant_ref
 	q->tx_batch = calloc(q->tx_size, sizeof(*q->tx_batch));
 	q->tx_segs = calloc(q->tx_size, sizeof(*q->tx_segs));
 	q->tx_hdrs = aligned_alloc(NETIF_PAGE_SIZE, (size_t)q->tx_size * SW_HDR_MAX);
-	q->held_pkt = malloc(sizeof(*q->held_pkt));
-	if (!q->txp || !q->tx_batch || !q->tx_segs || !q->tx_hdrs || !q->held_pkt ||
-	    vif_rx_init(q))
+	q->st_len = sizeof(*q->st) + q->tx_size * sizeof(q->st->tx_pkt[0]);
+	q->st = bl_state_alloc("blanket-vif-queue", q->st_len, &q->st_fd);
+	if (!q->txp || !q->tx_batch || !q->tx_segs || !q->tx_hdrs || !q->st || vif_rx_init(q))
 		goto fail;
+	q->st->tx_size = q->tx_size;
+	q->st->rx_size = q->rx_size;
 	for (unsigned i = 0; i < q->tx_size; i++) {
 		q->txp[i].q = q;
+		q->txp[i].pkt = &q->st->tx_pkt[i];
 		txp_free(q, &q->txp[i]);
 	}
 	return 0;
@@ -458,8 +463,8 @@ void vif_queue_resume(struct vif_queue *q)
 
 	/* Everything after the last pushed response is served again: a TX
 	 * packet may go out twice, which a network tolerates. */
-	q->tx_cons = q->tx_rsp_pvt = t->rsp_prod;
-	q->rx_cons = q->rx_rsp_pvt = r->rsp_prod;
+	q->st->tx_cons = q->st->tx_rsp_pvt = t->rsp_prod;
+	q->st->rx_cons = q->st->rx_rsp_pvt = r->rsp_prod;
 }
 
 void vif_queue_close(struct vif_queue *q)
@@ -470,9 +475,9 @@ void vif_queue_close(struct vif_queue *q)
 		return;
 	/* Packets of ours waiting in other guests' backlogs move to dom0
 	 * memory (their TX slots are answered while the ring is mapped). */
-	if (q->tx_inflight)
+	if (q->st && q->st->tx_inflight)
 		vif_rx_bounce_all();
-	if (q->tx_inflight)
+	if (q->st && q->st->tx_inflight)
 		sw_uplink_forget(txp_of_queue, q);
 	vif_rx_purge(q);
 	if (q->on_list) {
@@ -482,8 +487,8 @@ void vif_queue_close(struct vif_queue *q)
 				break;
 			}
 	}
-	if (q->tx_sring && q->tx_dirty)
-		push(q->tx_sring, q->tx_rsp_pvt);
+	if (q->tx_sring && q->st && q->tx_dirty)
+		push(q->tx_sring, q->st->tx_rsp_pvt);
 	if (vif_ctx.loop)
 		ev_timer_stop(vif_ctx.loop, &q->credit_timer);
 	if (q->rx_port && q->rx_port != q->tx_port)
@@ -498,9 +503,10 @@ void vif_queue_close(struct vif_queue *q)
 	free(q->tx_batch);
 	free(q->tx_segs);
 	free(q->tx_hdrs);
-	free(q->held_pkt);
+	bl_state_free(q->st, q->st_len, q->st_fd);
 	free(q->backlog);
 	memset(q, 0, sizeof(*q));
+	q->st_fd = -1;
 }
 
 /* --- control ring ----------------------------------------------------------------- */

@@ -323,7 +323,7 @@ static void place(struct vif_queue *q, const struct vif_rxe *e)
 		ex[nex++].u.xdp.headroom = v->xdp_headroom;
 	}
 	do {
-		RING_IDX idx = q->rx_cons++;
+		RING_IDX idx = q->st->rx_cons++;
 		struct netif_rx_req req;
 		unsigned first_seg = pass.n;
 		uint16_t off = v->xdp_headroom, flags = 0;
@@ -367,7 +367,7 @@ static void place(struct vif_queue *q, const struct vif_rxe *e)
 		netif_rx_rsp(q->rx_sring, q->rx_size, idx, req.id, 0, flags, (int16_t)off);
 		slot++;
 	} while (remaining || ei < nex);
-	q->rx_rsp_pvt = q->rx_cons;
+	q->st->rx_rsp_pvt = q->st->rx_cons;
 	q->rx_dirty = true;
 	q->stats.rx_pkts++;
 	q->stats.rx_bytes += b->len;
@@ -398,11 +398,11 @@ static bool rx_queue(struct vif_queue *q)
 		       (e->hash_type >= 0) + (v->xdp_headroom != 0);
 		prod = s->req_prod;
 		bl_rmb();
-		if (prod - q->rx_cons > q->rx_size) {
+		if (prod - q->st->rx_cons > q->rx_size) {
 			vif_fatal(v, "RX request producer ran past the ring");
 			return done != 0;
 		}
-		if (prod - q->rx_cons < need) {
+		if (prod - q->st->rx_cons < need) {
 			/* Wake us when it posts more (netback's slots_available). */
 			s->req_event = prod + 1;
 			bl_mb();

@@ -10,6 +10,14 @@ static const char *mac_str(const uint8_t *m, char *buf)
 	return buf;
 }
 
+/* A queue's state, or an empty one for a queue without (not open). */
+static const struct vif_queue_state *qst(const struct vif_queue *q)
+{
+	static const struct vif_queue_state none;
+
+	return q->st ? q->st : &none;
+}
+
 static unsigned ring_used(const void *sring, RING_IDX cons, bool tx)
 {
 	const volatile struct netif_tx_sring *s = sring;
@@ -27,8 +35,8 @@ static void queue_json(FILE *f, const struct vif_queue *q)
 	fprintf(f, "{\"queue\":%u,\"tx_pending\":%u,\"rx_buffers\":%u,\"backlog\":%u,"
 		"\"backlog_max\":%u,\"tx_inflight\":%u,\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
 		",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"drops\":{", q->index,
-		ring_used(q->tx_sring, q->tx_cons, true), ring_used(q->rx_sring, q->rx_cons, false),
-		q->bl_len, q->bl_cap, q->tx_inflight, s->tx_pkts, s->tx_bytes, s->rx_pkts, s->rx_bytes);
+		ring_used(q->tx_sring, qst(q)->tx_cons, true), ring_used(q->rx_sring, qst(q)->rx_cons, false),
+		q->bl_len, q->bl_cap, qst(q)->tx_inflight, s->tx_pkts, s->tx_bytes, s->rx_pkts, s->rx_bytes);
 	for (int i = 0; i < VIF_NR_DROPS; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", vif_drop_name[i], s->drops[i]);
 	fprintf(f, "},\"tx_copy_calls\":%" PRIu64 ",\"tx_copy_segments\":%" PRIu64
@@ -131,9 +139,9 @@ static void render_text(FILE *f, bool list_only)
 				" pkts %" PRIu64 " bytes\n", q->index, s->tx_pkts, s->tx_bytes, s->rx_pkts,
 				s->rx_bytes);
 			fprintf(f, "    ring: tx pending %u  rx buffers %u  backlog %u/%u  tx in flight %u\n",
-				ring_used(q->tx_sring, q->tx_cons, true),
-				ring_used(q->rx_sring, q->rx_cons, false), q->bl_len, q->bl_cap,
-				q->tx_inflight);
+				ring_used(q->tx_sring, qst(q)->tx_cons, true),
+				ring_used(q->rx_sring, qst(q)->rx_cons, false), q->bl_len, q->bl_cap,
+				qst(q)->tx_inflight);
 			fprintf(f, "    grants: tx header copies %" PRIu64 " segments in %" PRIu64
 				" calls  rx copy segments %" PRIu64 " in %" PRIu64 " calls  bounced %"
 				PRIu64 "\n", s->tx_copy_segs, s->tx_copy_calls, s->rx_copy_segs, s->rx_copy_calls, s->rx_bounced);

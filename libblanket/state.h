@@ -1,8 +1,8 @@
 /*
  * state.h - memory for state that should survive a daemon restart.
  *
- * Each ring keeps its indices and in-flight requests in a memfd-backed
- * mapping.  Today the daemon only allocates and frees them; a restart path
+ * Each ring (a vbd's blkif ring, a vif's queue) keeps its indices and
+ * in-flight requests in a memfd-backed mapping.  Today the daemon only allocates and frees them; a restart path
  * would hand the memfds to systemd's fd store (FDSTORE=1) and map them back.
  */
 #ifndef BLANKET_STATE_H

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include "vif_harness.h"
 
@@ -503,6 +505,50 @@ static void test_multicast_control(void **state)
 	rx_wait(&f, 0, 2);
 }
 
+/* Each queue's indexes and unanswered TX packets live in one memfd-backed mapping (what a
+ * restart would hand to systemd's fd store): a second mapping of the fd sees them move, and a
+ * packet the uplink still holds is there with its slot's id until it is answered. */
+static void test_queue_state_in_memfd(void **state)
+{
+	struct vfe f;
+	struct vif_queue *q;
+	const struct vif_queue_state *seen;
+	struct stat sb;
+
+	(void)state;
+	au_attach();
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	q = &find_vif(&f)->queues[0];
+	assert_non_null(q->st);
+	assert_int_equal(fstat(q->st_fd, &sb), 0);
+	assert_true((size_t)sb.st_size >= q->st_len);
+	seen = mmap(NULL, q->st_len, PROT_READ, MAP_SHARED, q->st_fd, 0);
+	assert_true(seen != MAP_FAILED);
+	assert_int_equal(seen->tx_size, q->tx_size);
+	assert_int_equal(seen->rx_size, q->rx_size);
+	tx_frame(&f, 0, OUT_MAC, f.mac, 300, 2, 1, NULL);
+	tx_push(&f, 0);
+	run_for(10);
+	/* read and held by the uplink: consumed, not answered */
+	assert_int_equal(seen->tx_cons, 2);
+	assert_int_equal(seen->tx_rsp_pvt, 0);
+	assert_int_equal(seen->tx_inflight, 1);
+	{
+		unsigned held = 0;
+
+		for (unsigned i = 0; i < seen->tx_size; i++)
+			if (seen->tx_pkt[i].nr_slots == 2 && seen->tx_pkt[i].len == 300)
+				held++;
+		assert_int_equal(held, 1);
+	}
+	au_complete_all();
+	tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
+	assert_int_equal(seen->tx_rsp_pvt, 2);
+	assert_int_equal(seen->tx_inflight, 0);
+	munmap((void *)seen, q->st_len);
+}
+
 static void test_daemon_restart(void **state)
 {
 	struct vfe f;
@@ -611,6 +657,7 @@ int main(void)
 		T_(test_mac_spoof),
 		TC(test_mac_spoof_allowed, "allow-mac-spoof = yes\n"),
 		T_(test_multicast_control),
+		T_(test_queue_state_in_memfd),
 		T_(test_daemon_restart),
 		T_(test_rate_limit),
 		T_(test_stats_render),

@@ -173,11 +173,11 @@ static void test_async_uplink_tx(void **state)
 	assert_memory_equal(AU.last, want, 3000);
 	assert_int_equal(T.got, 1);               /* the flood reached the test port too */
 	assert_int_equal(tx_unconsumed(&f, 0), 0);
-	assert_int_equal(v->queues[0].tx_inflight, 1);
+	assert_int_equal(v->queues[0].st->tx_inflight, 1);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding + 1);
 	au_complete_all();
 	tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
-	assert_int_equal(v->queues[0].tx_inflight, 0);
+	assert_int_equal(v->queues[0].st->tx_inflight, 0);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 	/* A queue closing takes its frames back from the uplink: answered at
 	 * once; the mapping (which the device may still read) goes at the
@@ -187,7 +187,7 @@ static void test_async_uplink_tx(void **state)
 	run_for(30);
 	assert_int_equal(AU.nheld, 1);
 	reconnect(&f);
-	assert_int_equal(v->queues[0].tx_inflight, 0);
+	assert_int_equal(v->queues[0].st->tx_inflight, 0);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding + 1);
 	au_complete_all();
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
@@ -227,7 +227,7 @@ static void test_uplink_batch_map(void **state)
 	assert_int_equal(AU.last_len, 2000);
 	assert_memory_equal(AU.last, want, 2000);
 	/* Nothing answered until the device is done with the whole batch. */
-	assert_int_equal(find_vif(&a)->queues[0].tx_inflight, 2);
+	assert_int_equal(find_vif(&a)->queues[0].st->tx_inflight, 2);
 	au_complete_all();
 	tx_expect(&a, 0, 3, NETIF_RSP_OKAY);
 	tx_expect(&b, 0, 3, NETIF_RSP_OKAY);
@@ -303,7 +303,7 @@ static void test_uplink_small_frame(void **state)
 	assert_int_equal(AU.regs, 1);
 	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
 	assert_int_equal(tx_unconsumed(&f, 0), 0);
-	assert_int_equal(find_vif(&f)->queues[0].tx_inflight, 1);
+	assert_int_equal(find_vif(&f)->queues[0].st->tx_inflight, 1);
 	au_complete_all();
 	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
 	assert_int_equal(AU.regs, 0);
