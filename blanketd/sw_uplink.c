@@ -18,6 +18,10 @@
  * frames are then mapped one by one, and only
  * the guilty one is dropped.  A frame no longer than the sender's header
  * copy (a TCP ACK) is not mapped at all: it goes from a copy of that.
+ * Nor is a frame the uplink would rather take as a copy (tx_buffer: a
+ * kshim-net NIC without TSO, whose frames are segmented and checksummed
+ * here anyway): the pass's such frames are grant-copied into the uplink's
+ * buffers with one call, and their senders answer at once.
  *
  * In: each frame the uplink read enters the switch as a buffer in dom0
  * memory (one fragment, or one per page-sized device buffer), handed back
@@ -42,7 +46,7 @@ struct up_map {
 
 /* A frame the uplink holds (tx_async). */
 struct up_tx {
-	struct up_map *m;         /* its mapping; NULL: a small frame, in data */
+	struct up_map *m;         /* its mapping; NULL: a copy (in data, or the uplink's) */
 	struct up_tx *prev, *next;
 	uint8_t data[];
 };
@@ -57,7 +61,17 @@ static struct {
 	uint32_t *domids;            /* the batch's grants */
 	grant_ref_t *refs;
 	unsigned domids_cap, refs_cap;
+	struct up_copy *copy;        /* copy_send's frames */
+	struct bl_gnt_copy_seg *segs;
+	unsigned copy_cap, segs_cap;
 } up;
+
+/* A frame copy_send gives the uplink as a copy. */
+struct up_copy {
+	void *buf;                /* the uplink's (tx_buffer) */
+	struct net_meta meta;
+	unsigned seg0;            /* its first segment in up.segs */
+};
 
 struct up_buf {
 	struct sw_buf b;
@@ -111,6 +125,22 @@ static bool frame_meta(const struct sw_buf *b, struct net_meta *m)
 	return true;
 }
 
+/* Gives t's frame to the uplink, which now holds it until tx_done; false
+ * (t freed) if it refused it. */
+static bool hold(struct up_tx *t, const struct iovec *iov, unsigned n, const struct net_meta *meta)
+{
+	t->prev = NULL;
+	t->next = up.held;
+	if (up.u->ops->tx_async(up.u, iov, n, meta, t) == 0) {
+		if (up.held)
+			up.held->prev = t;
+		up.held = t;
+		return true;
+	}
+	free(t);
+	return false;
+}
+
 /* Queue frame b with the uplink: mapped at iov (m learns when the uplink
  * is done with it), or, m NULL, a small frame sent from a copy of the
  * header copy it wholly fits in. */
@@ -134,17 +164,67 @@ static void send(struct sw_buf *b, const struct iovec *iov, unsigned n, struct u
 		n = 1;
 		up.u->stats.copies += b->len;
 	}
-	t->prev = NULL;
-	t->next = up.held;
-	if (up.u->ops->tx_async(up.u, iov, n, &meta, t) == 0) {
-		if (up.held)
-			up.held->prev = t;
-		up.held = t;
-	} else {
-		if (m)
-			m->busy--;
-		free(t);
+	if (!hold(t, iov, n, &meta) && m)
+		m->busy--;
+}
+
+/* The uplink took a copy of frame b, in buf, with offloads meta (the
+ * sender answers at once: nothing of its pages is held). */
+static void send_copy(struct sw_buf *b, void *buf, const struct net_meta *meta)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = b->len };
+	struct up_tx *t = malloc(sizeof(*t));
+
+	if (!t)
+		abort();
+	t->m = NULL;
+	up.u->stats.copies += b->len;
+	hold(t, &iov, 1, meta);
+}
+
+/* The longest prefix of frames[0..n) the uplink takes as copies of its
+ * own (tx_buffer): grant-copied with one call for all of them, sent, and
+ * let go of, so their senders answer in this pass without a mapping.
+ * Stopping at the first frame it does not want keeps the frames' order.
+ * How many it took. */
+static unsigned copy_send(struct sw_buf **frames, unsigned n)
+{
+	unsigned k, nseg = 0;
+
+	if (!up.u->ops->tx_buffer)
+		return 0;
+	up.copy = vif_grow(up.copy, &up.copy_cap, n, sizeof(*up.copy));
+	for (k = 0; k < n; k++) {
+		struct sw_buf *b = frames[k];
+		struct up_copy *c = &up.copy[k];
+		size_t off = 0;
+
+		if (!frame_meta(b, &c->meta) || !(c->buf = up.u->ops->tx_buffer(up.u, b->len, &c->meta)))
+			break;
+		c->seg0 = nseg;
+		for (unsigned i = 0; i < b->nr_frags; off += b->frag[i].len, i++)
+			nseg = vif_copy_segs(&up.segs, &up.segs_cap, nseg, &b->frag[i],
+					     (uint8_t *)c->buf + off);
 	}
+	if (!k)
+		return 0;
+	bl_gnt_copy(vif_ctx.xen, up.segs, nseg);
+	for (unsigned j = 0; j < k; j++) {
+		unsigned end = j + 1 < k ? up.copy[j + 1].seg0 : nseg;
+		bool ok = true;
+
+		for (unsigned i = up.copy[j].seg0; i < end; i++)
+			ok &= up.segs[i].status == GNTST_okay;
+		if (ok) {
+			send_copy(frames[j], up.copy[j].buf, &up.copy[j].meta);
+		} else {
+			/* a grant revoked since the sender's check: only this frame goes */
+			up.u->ops->tx_buffer_put(up.u, up.copy[j].buf);
+			up.u->stats.tx_errors++;
+		}
+		sw_buf_put(frames[j]);
+	}
+	return k;
 }
 
 /* Map frames[0..n) with one call and send them; false if the call failed
@@ -198,18 +278,22 @@ static bool map_send(struct sw_buf **frames, unsigned n)
 
 bool sw_uplink_flush(void)
 {
-	unsigned n = up.npend;
+	unsigned n = up.npend, c;
+	struct sw_buf **pend = up.pend;
 
 	if (!n)
 		return false;
 	up.npend = 0;
-	if (map_send(up.pend, n))
+	c = copy_send(pend, n);
+	pend += c;
+	n -= c;
+	if (!n || map_send(pend, n))
 		return true;
 	/* One bad frame must not cost the others theirs. */
 	for (unsigned k = 0; k < n; k++)
-		if (n == 1 || !map_send(&up.pend[k], 1)) {
+		if (n == 1 || !map_send(&pend[k], 1)) {
 			up.u->stats.tx_errors++;
-			sw_buf_put(up.pend[k]);
+			sw_buf_put(pend[k]);
 		}
 	return true;
 }

@@ -144,6 +144,14 @@ struct net_uplink_ops {
 			const struct net_meta *m, void *cookie);
 	void (*rx_release)(struct net_uplink *u, struct net_uplink_buf *b);
 	void (*close)(struct net_uplink *u);
+	/* Optional: a buffer of the uplink's own for a frame of len bytes with
+	 * offloads m, when the uplink would rather take that frame as a copy
+	 * (it must read or rewrite all of it anyway, e.g. segment it in
+	 * software); NULL to take it from the guest's pages.  The owner fills
+	 * it (a grant copy) and passes it to tx_async as the frame's only
+	 * iovec, or hands it back with tx_buffer_put. */
+	void *(*tx_buffer)(struct net_uplink *u, size_t len, const struct net_meta *m);
+	void (*tx_buffer_put)(struct net_uplink *u, void *buf);
 	/* Optional, as uplink_ops': memory that outlives a frame (persistent
 	 * TX mappings), registered once instead of per frame. */
 	int (*mem_register)(struct net_uplink *u, void *addr, size_t len);

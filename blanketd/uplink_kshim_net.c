@@ -38,12 +38,12 @@
  * virtio_net_hdr and a fixed-up copy of the frame's headers, both from a
  * registered header slot, then that packet's payload.  The packets are
  * built at KICK time straight into the registered slots, as many per pass
- * as the TX area holds.  The payload is a registered dom0 copy of the
- * frame (tx_copy), so the guest's slots go back at the next pass, as
- * netback's do when Linux segments for such a device; with every copy
- * buffer in use, it is the guest's own pages and the frame is done
- * (tx_done) when the last of its chains is.  stats.copies counts both
- * the frame copies and the header bytes.
+ * as the TX area holds.  The payload is the owner's grant copy of the
+ * frame into a registered buffer of ours (kn_tx_buffer), so the guest's
+ * slots go back at once, as netback's do when Linux segments for such a
+ * device; with every copy buffer in use, it is the guest's own pages and
+ * the frame is done (tx_done) when the last of its chains is.
+ * stats.copies counts the frame copies and the header bytes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -105,8 +105,6 @@ struct ktx {
 	struct iovec iov[KNET_TX_MAX_IOV]; /* the caller's array is gone after tx_async */
 	struct sw_gso sw;
 	int copy;                        /* copy buffer holding the frame, or -1 */
-	bool told;                       /* the owner had its tx_done already */
-	struct ktx *tell_next;           /* on k->tell: tx_done due at the next pass */
 };
 
 /* A received frame in the switch's hands. */
@@ -145,7 +143,6 @@ struct knet {
 	uint32_t copies_region;
 	uint16_t copy_free[COPY_BUFS];   /* stack of free copy buffers */
 	unsigned ncopy_free;
-	struct ktx *tell;                /* copied frames whose owner is yet to hear */
 	/* RX */
 	uint8_t *bufs;                   /* nbufs pages, registered writable */
 	size_t bufs_len;
@@ -186,23 +183,8 @@ static void unreg_spans(struct knet *k, struct ktx *t)
 	t->nspan = 0;
 }
 
-/* The owner of copied frame t hears now, if it has not yet. */
-static void tell_owner(struct knet *k, struct ktx *t, int res)
-{
-	if (t->told)
-		return;
-	for (struct ktx **l = &k->tell; *l; l = &(*l)->tell_next)
-		if (*l == t) {
-			*l = t->tell_next;
-			break;
-		}
-	t->told = true;
-	if (k->u.tx_done)
-		k->u.tx_done(&k->u, t->cookie, res);
-}
-
-/* The device is done with t (res 0), or it never will be: let the owner go
- * (unless it went when the frame was copied) and the copy buffer. */
+/* The device is done with t (res 0), or it never will be: let the owner
+ * go, and the copy buffer. */
 static void tx_complete(struct knet *k, struct ktx *t, int res)
 {
 	unreg_spans(k, t);
@@ -213,55 +195,66 @@ static void tx_complete(struct knet *k, struct ktx *t, int res)
 		k->u.stats.tx_errors++;
 	}
 	k->u.stats.tx_inflight--;
-	tell_owner(k, t, res);
+	if (k->u.tx_done)
+		k->u.tx_done(&k->u, t->cookie, res);
 	if (t->copy >= 0)
 		k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
 	free(t);
 }
 
-/* A frame to be segmented in software goes from a copy when a buffer is
- * free, as Linux's skb_segment copies a zero-copy skb's pages (netback's
- * among them) for a device without TSO: the guest's slots are answered at
- * the next pass instead of after the device sent every packet, so the
- * guest's TCP small-queue limit does not wait on the L0 device. The
- * checksums read every payload byte anyway, and now read bytes the guest
- * can no longer change. Without a free buffer, zero copy as before. */
-static void tx_copy(struct knet *k, struct ktx *t, const struct iovec *iov, unsigned n)
+/* A frame the device cannot take with its offloads (it is segmented or
+ * checksummed here) is better taken as a copy, as Linux's skb_segment
+ * copies a zero-copy skb's pages (netback's among them) for a NIC without
+ * TSO: the owner grant-copies it into one of our registered buffers and
+ * the guest's slots go back at once, instead of after the device sent
+ * every packet, so the guest's TCP small-queue limit does not wait on the
+ * L0 device; no mapping or registration either.  The checksums read every
+ * byte anyway, and now read bytes the guest can no longer change.  With
+ * every buffer in use: NULL, zero copy from the guest's pages. */
+static void *kn_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
 {
-	uint8_t *dst;
-	unsigned b;
+	struct knet *k = to_k(u);
+	struct virtio_net_hdr_v1 hdr;
 
-	if (!k->ncopy_free || t->len > COPY_BUF_SIZE)
-		return;
-	b = k->copy_free[--k->ncopy_free];
-	dst = k->copies + (size_t)b * COPY_BUF_SIZE;
-	for (unsigned i = 0, off = 0; i < n; off += (unsigned)iov[i].iov_len, i++)
-		memcpy(dst + off, iov[i].iov_base, iov[i].iov_len);
-	t->copy = (int)b;
-	t->iov[0] = (struct iovec){ dst, t->len };
-	t->niov = 1;
-	t->tell_next = k->tell;
-	k->tell = t;
-	k->u.stats.copies += t->len;
+	if (k->dead || !k->ncopy_free || len > COPY_BUF_SIZE ||
+	    knet_tx_hdr(m, k->features, &hdr) != -EOPNOTSUPP)
+		return NULL;
+	return k->copies + (size_t)k->copy_free[--k->ncopy_free] * COPY_BUF_SIZE;
+}
+
+static void kn_tx_buffer_put(struct net_uplink *u, void *buf)
+{
+	struct knet *k = to_k(u);
+
+	k->copy_free[k->ncopy_free++] = (uint16_t)(((uint8_t *)buf - k->copies) / COPY_BUF_SIZE);
+}
+
+/* The copy buffer a frame is in (kn_tx_buffer's), or -1. */
+static int copy_index(const struct knet *k, const struct iovec *iov, unsigned n)
+{
+	const uint8_t *p = iov[0].iov_base;
+
+	if (n != 1 || !k->copies || p < k->copies || p >= k->copies + k->copies_len)
+		return -1;
+	return (int)((size_t)(p - k->copies) / COPY_BUF_SIZE);
 }
 
 static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 		       const struct net_meta *m, void *cookie)
 {
 	struct knet *k = to_k(u);
+	int copy = n ? copy_index(k, iov, n) : -1;
 	struct ktx *t;
 	int rc;
 
-	if (k->dead || k->txq_len >= TX_BACKLOG || n > KNET_TX_MAX_IOV) {
+	if (k->dead || k->txq_len >= TX_BACKLOG || n > KNET_TX_MAX_IOV || !(t = calloc(1, sizeof(*t)))) {
+		/* a copy buffer is ours again, sent or not */
+		if (copy >= 0)
+			k->copy_free[k->ncopy_free++] = (uint16_t)copy;
 		u->stats.tx_errors++;
-		return k->dead ? -EIO : -ENOBUFS;
+		return k->dead ? -EIO : n > KNET_TX_MAX_IOV ? -EINVAL : -ENOBUFS;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		u->stats.tx_errors++;
-		return -ENOMEM;
-	}
-	t->copy = -1;
+	t->copy = copy;
 	for (unsigned i = 0; i < n; i++)
 		t->len += iov[i].iov_len;
 	rc = knet_tx_hdr(m, k->features, &t->hdr);
@@ -277,8 +270,6 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 	}
 	t->niov = n;
 	memcpy(t->iov, iov, n * sizeof(*iov));
-	if (t->soft)
-		tx_copy(k, t, iov, n);
 	if (rc == 0) {
 		rc = knet_tx_spans(&k->map, t->iov, t->niov, t->span, KNET_TX_MAX_SPANS);
 		t->nspan = 0;
@@ -305,10 +296,8 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 		rc = -EMSGSIZE;
 	if (rc <= 0) {
 		unreg_spans(k, t);
-		if (t->copy >= 0) {
-			k->tell = t->tell_next;  /* t is the head: tx_copy just put it there */
+		if (t->copy >= 0)
 			k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
-		}
 		free(t);
 		u->stats.tx_errors++;
 		return rc ? rc : -EINVAL;
@@ -713,11 +702,8 @@ static bool run_rx(struct knet *k, unsigned round)
 static bool kn_pass(struct uring_pass_hook *h, unsigned round)
 {
 	struct knet *k = (struct knet *)((char *)h - offsetof(struct knet, pass));
-	bool more = k->tell != NULL;
+	bool more = false;
 
-	/* Copied frames: their guests' slots go back now. */
-	while (k->tell)
-		tell_owner(k, k->tell, 0);
 	if (!k->dead)
 		more |= run_rx(k, round);
 	if (!k->dead)
@@ -845,6 +831,8 @@ static const struct net_uplink_ops kn_ops = {
 	.tx_async = kn_tx_async,
 	.rx_release = kn_rx_release,
 	.close = kn_close,
+	.tx_buffer = kn_tx_buffer,
+	.tx_buffer_put = kn_tx_buffer_put,
 	.mem_register = kn_mem_register,
 	.mem_unregister = kn_mem_unregister,
 };
@@ -940,7 +928,7 @@ static int pools(struct knet *k, char *err, size_t errlen)
 			 k->pci, k->hdrs ? k->bufs_len : k->hdrs_len, strerror(errno));
 		return -1;
 	}
-	/* Software segmentation needs the frame copies (tx_copy); chains name
+	/* Software segmentation takes frames as copies (kn_tx_buffer); chains name
 	 * them through the long-lived map like any registered memory. */
 	if (k->slot_size == HDR_SLOT_SOFT) {
 		k->copies_len = (size_t)COPY_BUFS * COPY_BUF_SIZE;

@@ -181,6 +181,11 @@ extern const struct sw_port_ops vif_port_ops;
 /* The array p of *cap elements of elem bytes, grown (doubling) to hold
  * need; aborts when memory runs out. */
 void *vif_grow(void *p, unsigned *cap, unsigned need, size_t elem);
+/* Appends to (*segs)[n..] the grant copy segments that bring guest
+ * fragment f to local memory at dst, split where dst crosses a page
+ * (bl_gnt_copy's rule for a local end); the new count. */
+unsigned vif_copy_segs(struct bl_gnt_copy_seg **segs, unsigned *cap, unsigned n,
+		       const struct sw_frag *f, uint8_t *dst);
 /* Place what the backlogs hold into guests' buffers (one grant copy call
  * for all queues), bounce what must wait, drop what cannot go. */
 bool vif_rx_run(struct vif_queue *dirty);

@@ -161,10 +161,8 @@ static void bounce_release(struct sw_buf *b)
 	free(b->owner);
 }
 
-/* Add segments copying grant fragment f into local memory at dst, split
- * where dst crosses a page (bl_gnt_copy's rule for a local end). */
-static unsigned bounce_segs(struct bl_gnt_copy_seg **segs, unsigned *cap, unsigned n,
-			    const struct sw_frag *f, uint8_t *dst)
+unsigned vif_copy_segs(struct bl_gnt_copy_seg **segs, unsigned *cap, unsigned n,
+		       const struct sw_frag *f, uint8_t *dst)
 {
 	for (uint32_t done = 0; done < f->len;) {
 		uint32_t room = NETIF_PAGE_SIZE - ((uintptr_t)(dst + done) & (NETIF_PAGE_SIZE - 1));
@@ -208,7 +206,7 @@ static void bounce(struct vif_queue *q)
 			if (old->frag[i].domid == SW_LOCAL)
 				memcpy(c->data + off, old->frag[i].addr, old->frag[i].len);
 			else
-				n = bounce_segs(&segs, &cap, n, &old->frag[i], c->data + off);
+				n = vif_copy_segs(&segs, &cap, n, &old->frag[i], c->data + off);
 			off += old->frag[i].len;
 		}
 		memcpy(&c->b, old, offsetof(struct sw_buf, frag));

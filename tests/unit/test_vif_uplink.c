@@ -4,7 +4,8 @@
  * copy, the asynchronous uplink contract (kshim-net's): one grant map
  * call per pass for the frames of every guest, small frames from the
  * header copy, TX answered only when the uplink is done; the virtio-net
- * header translation; which destinations take coalesced frames.  The fixture is vif_harness.c.
+ * header translation; frames an uplink takes as copies; which
+ * destinations take coalesced frames.  The fixture is vif_harness.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +376,109 @@ static void test_tap_header_translation(void **state)
 	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 }
 
+/* Copy buffers of the fake uplink: two, for frames of 1000 bytes or more. */
+static uint8_t copy_buf[2][4096 * 3];
+static bool copy_used[2];
+static unsigned copy_puts;
+
+static void *cb_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
+{
+	(void)u, (void)m;
+	for (unsigned i = 0; i < 2; i++)
+		if (len >= 1000 && len <= sizeof(copy_buf[i]) && !copy_used[i]) {
+			copy_used[i] = true;
+			return copy_buf[i];
+		}
+	return NULL;
+}
+
+static void cb_tx_buffer_put(struct net_uplink *u, void *buf)
+{
+	(void)u;
+	copy_used[(uint8_t (*)[sizeof(copy_buf[0])])buf - copy_buf] = false;
+	copy_puts++;
+}
+
+/* An uplink that would rather take frames as copies of its own (kshim-net for a NIC without
+ * TSO) gets them by ONE grant copy call for the pass, nothing mapped, and the senders' slots are
+ * answered at once; the first frame it does not want, and every one after it (order is kept),
+ * goes mapped as before; a grant revoked after the sender's check costs only its frame. */
+static void test_uplink_copy_buffers(void **state)
+{
+	static const struct net_uplink_ops copy_ops = {
+		.tx_async = au_tx_async, .rx_release = au_rx_release, .close = au_close,
+		.tx_buffer = cb_tx_buffer, .tx_buffer_put = cb_tx_buffer_put,
+	};
+	struct vfe a;
+	struct fake_gnt_stats before;
+	uint8_t want[3000];
+	struct sw_buf bad;
+	unsigned errors;
+
+	(void)state;
+	au_attach();
+	AU.u.ops = &copy_ops;
+	memset(copy_used, 0, sizeof(copy_used));
+	copy_puts = 0;
+	fe_init(&a, DOM_A, 0);
+	connect_vif(&a);
+	before = fake_gnt_stats();
+	tx_frame(&a, 0, OUT_MAC, a.mac, 3000, 2, 1, want);
+	tx_push(&a, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 3000);
+	assert_memory_equal(AU.last, want, 3000);
+	assert_memory_equal(copy_buf[0], want, 3000);
+	/* the TX header copy, then the uplink's copy; answered before the device is done */
+	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 2);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	tx_expect(&a, 0, 2, NETIF_RSP_OKAY);
+	assert_int_equal(AU.u.stats.copies, 3000);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+	au_complete_all();
+	copy_used[0] = false;           /* the device is done with it */
+
+	/* A 1500-byte frame (copied), a 300-byte one (not wanted: mapped), then a 2000-byte one
+	 * (mapped too, after the refused one) */
+	before = fake_gnt_stats();
+	tx_frame(&a, 0, OUT_MAC, a.mac, 1500, 1, 2, NULL);
+	tx_frame(&a, 0, OUT_MAC, a.mac, 300, 1, 3, NULL);
+	tx_frame(&a, 0, OUT_MAC, a.mac, 2000, 2, 4, want);
+	tx_push(&a, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 3);
+	assert_int_equal(AU.last_len, 2000);
+	assert_memory_equal(AU.last, want, 2000);
+	assert_true(copy_used[0] && !copy_used[1]);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	assert_int_equal(fake_gnt_stats().pages_mapped - before.pages_mapped, 3);
+	tx_expect(&a, 0, 1, NETIF_RSP_OKAY);      /* the copied one only */
+	assert_int_equal(find_vif(&a)->queues[0].st->tx_inflight, 2);
+	au_complete_all();
+	tx_expect(&a, 0, 3, NETIF_RSP_OKAY);
+	copy_used[0] = false;
+
+	/* A frame naming a grant that is gone: its buffer goes back, the frame is dropped. */
+	memset(&bad, 0, sizeof(bad));
+	bad.refs = 1;
+	bad.release = (void (*)(struct sw_buf *))abort;
+	bad.len = 1200;
+	bad.nr_frags = 1;
+	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 1200 };
+	memcpy(bad.hdr, OUT_MAC, 6);
+	memcpy(bad.hdr + 6, a.mac, 6);
+	bad.hdr_len = SW_HDR_MAX;
+	errors = (unsigned)AU.u.stats.tx_errors;
+	sw_input(vif_switch(), &T.port, &bad);
+	run_for(30);
+	assert_int_equal(bad.refs, 1);
+	assert_int_equal(AU.u.stats.tx_errors - errors, 1);
+	assert_int_equal(copy_puts, 1);
+	assert_false(copy_used[0] || copy_used[1]);
+	assert_int_equal(AU.nheld, 0);
+}
+
 /* An uplink that coalesces received TCP segments (kshim-net, sw_gro.h) asks first whether the
  * destination takes GSO frames: only a known guest that negotiated GSO and the checksum offload
  * for that IP version does; not a multicast, an unknown MAC, or a guest without GSO. */
@@ -420,6 +524,7 @@ int main(void)
 		T_(test_uplink_batch_map),
 		T_(test_uplink_small_frame),
 		T_(test_async_uplink_rx_frags),
+		T_(test_uplink_copy_buffers),
 		T_(test_uplink_rx_gso_ok),
 	};
 
