@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		sw_uplink_attach(vif_switch(), u);
-		log_info("vif: uplink kshim-net %s (%s, zero-copy TX)", u->name, pci);
+		log_info("vif: uplink kshim-net %s (%s)", u->name, pci);
 	}
 	ev_signal_init(&sigterm_watcher, on_signal, SIGTERM);
 	ev_signal_start(loop, &sigterm_watcher);

@@ -992,8 +992,11 @@ struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
 		 HAS(k, VIRTIO_NET_F_GUEST_CSUM) ? ", RX offloads" : "");
 	if (k->slot_size == HDR_SLOT_SOFT)
 		log_info("kshim-net %s: the device lacks %s: guests' partial checksums and TSO "
-			 "frames are completed and segmented in software", name,
+			 "frames are copied, completed and segmented in software", name,
 			 HAS(k, VIRTIO_NET_F_CSUM) ? "TSO" : "checksum offload and TSO");
+	if (k->gro)
+		log_info("kshim-net %s: the device does not coalesce received TCP segments: "
+			 "blanketd does, for guests that take GSO frames", name);
 	return &k->u;
 fail:
 	kn_free(k);
