@@ -168,18 +168,27 @@ static void send(struct sw_buf *b, const struct iovec *iov, unsigned n, struct u
 		m->busy--;
 }
 
+/* Where fragment i of a frame goes in a copy buffer: page i, at the
+ * fragment's own offset, so it is one grant copy segment. */
+static uint8_t *copy_at(void *buf, const struct sw_buf *b, unsigned i)
+{
+	return (uint8_t *)buf + (size_t)i * NETIF_PAGE_SIZE + b->frag[i].offset;
+}
+
 /* The uplink took a copy of frame b, in buf, with offloads meta (the
  * sender answers at once: nothing of its pages is held). */
 static void send_copy(struct sw_buf *b, void *buf, const struct net_meta *meta)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = b->len };
+	struct iovec iov[SW_MAX_FRAGS];
 	struct up_tx *t = malloc(sizeof(*t));
 
 	if (!t)
 		abort();
+	for (unsigned i = 0; i < b->nr_frags; i++)
+		iov[i] = (struct iovec){ .iov_base = copy_at(buf, b, i), .iov_len = b->frag[i].len };
 	t->m = NULL;
 	up.u->stats.copies += b->len;
-	hold(t, &iov, 1, meta);
+	hold(t, iov, b->nr_frags, meta);
 }
 
 /* The longest prefix of frames[0..n) the uplink takes as copies of its
@@ -197,14 +206,14 @@ static unsigned copy_send(struct sw_buf **frames, unsigned n)
 	for (k = 0; k < n; k++) {
 		struct sw_buf *b = frames[k];
 		struct up_copy *c = &up.copy[k];
-		size_t off = 0;
 
-		if (!frame_meta(b, &c->meta) || !(c->buf = up.u->ops->tx_buffer(up.u, b->len, &c->meta)))
+		if (b->nr_frags > NET_UPLINK_COPY_PAGES || !frame_meta(b, &c->meta) ||
+		    !(c->buf = up.u->ops->tx_buffer(up.u, b->len, &c->meta)))
 			break;
 		c->seg0 = nseg;
-		for (unsigned i = 0; i < b->nr_frags; off += b->frag[i].len, i++)
+		for (unsigned i = 0; i < b->nr_frags; i++)
 			nseg = vif_copy_segs(&up.segs, &up.segs_cap, nseg, &b->frag[i],
-					     (uint8_t *)c->buf + off);
+					     copy_at(c->buf, b, i));
 	}
 	if (!k)
 		return 0;

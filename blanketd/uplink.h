@@ -108,6 +108,9 @@ struct net_meta {
 
 struct net_uplink;
 
+/* A copy buffer's pages (tx_buffer): one per fragment of a netif packet. */
+#define NET_UPLINK_COPY_PAGES 19
+
 /* A frame spread over more than one buffer (a virtio-net device's
  * mergeable page-sized buffers): at most this many pieces. */
 #define NET_UPLINK_MAX_FRAGS 19
@@ -144,12 +147,14 @@ struct net_uplink_ops {
 			const struct net_meta *m, void *cookie);
 	void (*rx_release)(struct net_uplink *u, struct net_uplink_buf *b);
 	void (*close)(struct net_uplink *u);
-	/* Optional: a buffer of the uplink's own for a frame of len bytes with
-	 * offloads m, when the uplink would rather take that frame as a copy
-	 * (it must read or rewrite all of it anyway, e.g. segment it in
-	 * software); NULL to take it from the guest's pages.  The owner fills
-	 * it (a grant copy) and passes it to tx_async as the frame's only
-	 * iovec, or hands it back with tx_buffer_put. */
+	/* Optional: a buffer of the uplink's own (NET_UPLINK_COPY_PAGES pages,
+	 * page-aligned) for a frame of len bytes with offloads m, when the
+	 * uplink would rather take that frame as a copy (it must read or
+	 * rewrite all of it anyway, e.g. segment it in software); NULL to take
+	 * it from the guest's pages.  The owner copies fragment i into page i,
+	 * at the fragment's own offset in its page (so each is one grant copy
+	 * segment), and passes those pieces to tx_async, or hands the buffer
+	 * back with tx_buffer_put. */
 	void *(*tx_buffer)(struct net_uplink *u, size_t len, const struct net_meta *m);
 	void (*tx_buffer_put)(struct net_uplink *u, void *buf);
 	/* Optional, as uplink_ops': memory that outlives a frame (persistent

@@ -82,7 +82,7 @@ _Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT_SOFT, "header slot too 
 /* Software-GSO frames copied into dom0 (see the top): buffers of a whole
  * frame each (netif's 64 KiB plus an Ethernet header, page-rounded). */
 #define COPY_BUFS 32u
-#define COPY_BUF_SIZE (68u * 1024)
+#define COPY_BUF_SIZE (NET_UPLINK_COPY_PAGES * 4096u)
 
 /* A frame given to tx_async: one chain, or (soft) one per packet that
  * sw_gso makes of it. */
@@ -216,8 +216,8 @@ static void *kn_tx_buffer(struct net_uplink *u, size_t len, const struct net_met
 	struct knet *k = to_k(u);
 	struct virtio_net_hdr_v1 hdr;
 
-	if (k->dead || !k->ncopy_free || len > COPY_BUF_SIZE ||
-	    knet_tx_hdr(m, k->features, &hdr) != -EOPNOTSUPP)
+	(void)len;      /* the pieces go in their own pages: any netif frame fits */
+	if (k->dead || !k->ncopy_free || knet_tx_hdr(m, k->features, &hdr) != -EOPNOTSUPP)
 		return NULL;
 	return k->copies + (size_t)k->copy_free[--k->ncopy_free] * COPY_BUF_SIZE;
 }
@@ -229,12 +229,13 @@ static void kn_tx_buffer_put(struct net_uplink *u, void *buf)
 	k->copy_free[k->ncopy_free++] = (uint16_t)(((uint8_t *)buf - k->copies) / COPY_BUF_SIZE);
 }
 
-/* The copy buffer a frame is in (kn_tx_buffer's), or -1. */
+/* The copy buffer a frame is in (kn_tx_buffer's: all its pieces are), or
+ * -1. */
 static int copy_index(const struct knet *k, const struct iovec *iov, unsigned n)
 {
 	const uint8_t *p = iov[0].iov_base;
 
-	if (n != 1 || !k->copies || p < k->copies || p >= k->copies + k->copies_len)
+	if (!n || !k->copies || p < k->copies || p >= k->copies + k->copies_len)
 		return -1;
 	return (int)((size_t)(p - k->copies) / COPY_BUF_SIZE);
 }
@@ -243,7 +244,7 @@ static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n
 		       const struct net_meta *m, void *cookie)
 {
 	struct knet *k = to_k(u);
-	int copy = n ? copy_index(k, iov, n) : -1;
+	int copy = copy_index(k, iov, n);
 	struct ktx *t;
 	int rc;
 

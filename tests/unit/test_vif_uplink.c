@@ -377,7 +377,7 @@ static void test_tap_header_translation(void **state)
 }
 
 /* Copy buffers of the fake uplink: two, for frames of 1000 bytes or more. */
-static uint8_t copy_buf[2][4096 * 3];
+static uint8_t copy_buf[2][4096 * NET_UPLINK_COPY_PAGES] __attribute__((aligned(4096)));
 static bool copy_used[2];
 static unsigned copy_puts;
 
@@ -429,9 +429,12 @@ static void test_uplink_copy_buffers(void **state)
 	assert_int_equal(AU.nheld, 1);
 	assert_int_equal(AU.last_len, 3000);
 	assert_memory_equal(AU.last, want, 3000);
-	assert_memory_equal(copy_buf[0], want, 3000);
+	/* each slot's bytes in a page of its own, at the slot's offset: one segment each */
+	assert_memory_equal(copy_buf[0] + 100, want, 1500);
+	assert_memory_equal(copy_buf[0] + 4096 + 100, want + 1500, 1500);
 	/* the TX header copy, then the uplink's copy; answered before the device is done */
 	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 2);
+	assert_int_equal(fake_gnt_stats().copy_segs - before.copy_segs, 2 + 2);
 	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
 	tx_expect(&a, 0, 2, NETIF_RSP_OKAY);
 	assert_int_equal(AU.u.stats.copies, 3000);
