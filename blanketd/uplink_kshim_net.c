@@ -2,13 +2,15 @@
  * uplink_kshim_net.c - the vif switch's uplink over an L0 virtio-net device
  * driven through kshim (`[vif] uplink = kshim:NAME`).
  *
- * TX, zero-copy: a frame's bytes are the sending guest's granted pages,
- * already mapped by vif_ring.c.  They are registered with kshim (pinned and
- * DMA-mapped) for this frame (or found in a long-lived registration made
- * through mem_register), and the frame becomes one chain: a 12-byte
- * virtio_net_hdr_v1 from a registered dom0 pool, then the guest's pieces.
- * The guest's TX slots stay unanswered, and its pages mapped, until the
- * device returns the chain (tx_async / tx_done, uplink.h).
+ * TX, zero-copy when the device takes the frame's offloads: its bytes are
+ * the sending guest's granted pages, mapped by sw_uplink.c with the pass's
+ * other frames and registered with kshim once per pass (mem_register; a
+ * page outside it is registered for the frame alone), and the frame
+ * becomes one chain: a 12-byte virtio_net_hdr_v1 from a registered dom0
+ * pool, then the guest's pieces.  The guest's TX slots stay unanswered,
+ * and its pages mapped, until the device returns the chain (tx_async /
+ * tx_done, uplink.h).  A frame the device cannot take offloaded comes as
+ * a copy instead (kn_tx_buffer, below).
  *
  * RX: a pool of page-sized dom0 buffers, registered once (writable), is
  * kept posted on the receive queue.  Each frame the device fills (one
