@@ -1,6 +1,7 @@
 /*
  * csum.h - the Internet checksum (RFC 1071) over bytes that arrive in
- * pieces, for the software offloads (sw_gso.c, sw_gro.c).
+ * pieces, and the IP parts of TCP/UDP checksums, for the software offloads
+ * (sw_gso.c, sw_gro.c).
  */
 #ifndef BLANKETD_CSUM_H
 #define BLANKETD_CSUM_H
@@ -10,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "bytes.h"
 
 /* A running sum; odd tracks a piece ending mid-word, so the next one
  * starts with a low byte. */
@@ -38,7 +41,7 @@ static inline void csum_add(struct csum *c, const uint8_t *p, size_t len)
 		len -= 4;
 	}
 	if (len >= 2) {
-		c->sum += (uint32_t)(p[0] << 8 | p[1]);
+		c->sum += get16(p);
 		p += 2;
 		len -= 2;
 	}
@@ -54,6 +57,30 @@ static inline uint16_t csum_fold(uint64_t s)
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return (uint16_t)s;
+}
+
+/* Adds the pseudo-header of an L4 segment of l4_len bytes and protocol
+ * proto below IP header ip (IPv6's if ipv6): the addresses, the protocol
+ * and the length.  c must be at a word boundary (not odd). */
+static inline void csum_pseudo(struct csum *c, const uint8_t *ip, bool ipv6, uint8_t proto,
+			       uint32_t l4_len)
+{
+	if (ipv6)
+		csum_add(c, ip + 8, 32);        /* source, destination */
+	else
+		csum_add(c, ip + 12, 8);
+	/* 32 bits for IPv6: its halves' sum and it fold alike (2^16 = 1) */
+	c->sum += proto + (uint64_t)l4_len;
+}
+
+/* Writes the checksum of the IPv4 header at ip, ihl bytes long. */
+static inline void csum_set_ipv4(uint8_t *ip, size_t ihl)
+{
+	struct csum c = { 0, false };
+
+	put16(ip + 10, 0);
+	csum_add(&c, ip, ihl);
+	put16(ip + 10, (uint16_t)~csum_fold(c.sum));
 }
 
 #endif

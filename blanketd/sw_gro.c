@@ -1,6 +1,8 @@
 /* sw_gro.c - see sw_gro.h. */
+#include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "csum.h"
 #include "netif.h"
 #include "sw_gro.h"
@@ -13,39 +15,9 @@
 #define IPV4_HLEN 20u
 #define IPV6_HLEN 40u
 #define IPV4_DF 0x4000
-#define IPPROTO_TCP_ 6
 #define TCP_HLEN_MIN 20u
 #define TCP_ACK 0x10
 #define TCP_CSUM_OFF 16u
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The pseudo-header's sum for a TCP segment of tcp_len bytes. */
-static void pseudo_sum(struct csum *c, const uint8_t *ip, bool ipv6, size_t tcp_len)
-{
-	uint8_t tail[4] = { 0, IPPROTO_TCP_, 0, 0 };
-
-	if (ipv6)
-		csum_add(c, ip + 8, 32);        /* source, destination */
-	else
-		csum_add(c, ip + 12, 8);
-	c->sum += tcp_len;                   /* 32 bits for IPv6; < 2^16 for IPv4 */
-	csum_add(c, tail, 2);
-}
 
 int sw_gro_parse(const uint8_t *f, size_t len, struct sw_gro_seg *s)
 {
@@ -68,7 +40,7 @@ int sw_gro_parse(const uint8_t *f, size_t len, struct sw_gro_seg *s)
 		struct csum ipc = { 0, false };
 
 		/* No options (0x45), no fragment: Linux's GRO takes no other. */
-		if (len < l3 + IPV4_HLEN || ip[0] != 0x45 || ip[9] != IPPROTO_TCP_ ||
+		if (len < l3 + IPV4_HLEN || ip[0] != 0x45 || ip[9] != IPPROTO_TCP ||
 		    (get16(ip + 6) & ~IPV4_DF))
 			return -1;
 		csum_add(&ipc, ip, IPV4_HLEN);
@@ -81,7 +53,7 @@ int sw_gro_parse(const uint8_t *f, size_t len, struct sw_gro_seg *s)
 	} else if (proto == ETH_P_IPV6_) {
 		const uint8_t *ip = f + l3;
 
-		if (len < l3 + IPV6_HLEN || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP_)
+		if (len < l3 + IPV6_HLEN || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_TCP)
 			return -1;
 		ip_len = IPV6_HLEN + (size_t)get16(ip + 4);
 		if (l3 + ip_len > len)
@@ -97,7 +69,7 @@ int sw_gro_parse(const uint8_t *f, size_t len, struct sw_gro_seg *s)
 	thlen = (size_t)(f[l4 + 12] >> 4) * 4;
 	if (thlen < TCP_HLEN_MIN || l4 + thlen > l3 + ip_len)
 		return -1;
-	pseudo_sum(&c, f + l3, s->ipv6, l3 + ip_len - l4);
+	csum_pseudo(&c, f + l3, s->ipv6, IPPROTO_TCP, (uint32_t)(l3 + ip_len - l4));
 	csum_add(&c, f + l4, l3 + ip_len - l4);
 	if (csum_fold(c.sum) != 0xffff)
 		return -1;
@@ -157,20 +129,16 @@ int sw_gro_finish(uint8_t *ff, const struct sw_gro_seg *first, size_t payload, b
 			return -1;
 		put16(ip + 4, (uint16_t)tcp_len);
 	} else {
-		struct csum ipc = { 0, false };
-
 		if (IPV4_HLEN + tcp_len > 0xffff)
 			return -1;
 		put16(ip + 2, (uint16_t)(IPV4_HLEN + tcp_len));
-		put16(ip + 10, 0);
-		csum_add(&ipc, ip, IPV4_HLEN);
-		put16(ip + 10, (uint16_t)~csum_fold(ipc.sum));
+		csum_set_ipv4(ip, IPV4_HLEN);
 	}
 	if (psh)
 		t[13] |= SW_GRO_TCP_PSH;
 	/* Partial: the field holds the pseudo-header's sum, the receiver's
 	 * stack adds the rest if it ever needs it (data_validated: it won't). */
-	pseudo_sum(&c, ip, first->ipv6, tcp_len);
+	csum_pseudo(&c, ip, first->ipv6, IPPROTO_TCP, (uint32_t)tcp_len);
 	put16(t + TCP_CSUM_OFF, csum_fold(c.sum));
 	*m = (struct net_meta){
 		.gso_type = first->ipv6 ? XEN_NETIF_GSO_TYPE_TCPV6 : XEN_NETIF_GSO_TYPE_TCPV4,

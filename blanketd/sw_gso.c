@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "csum.h"
 #include "netif.h"
 #include "sw_gso.h"
@@ -15,28 +16,6 @@
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
 #define TCP_CWR 0x80
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
 
 static size_t iov_len(const struct iovec *iov, unsigned n)
 {
@@ -261,20 +240,14 @@ int sw_gso_segment(const struct sw_gso *g, unsigned i, const struct iovec *iov, 
 	l4len = g->hlen - g->l4_off + plen;
 	if (g->ipv6) {
 		put16(ip + 4, (uint16_t)(g->l4_off - g->l3_off - 40 + l4len));
-		csum_add(&c, ip + 8, 32);                  /* source, destination */
 	} else {
 		size_t ihl = g->l4_off - g->l3_off;
-		struct csum ipc = { 0, false };
 
 		put16(ip + 2, (uint16_t)(ihl + l4len));
 		put16(ip + 4, (uint16_t)(get16(ip + 4) + i));
-		put16(ip + 10, 0);
-		csum_add(&ipc, ip, ihl);
-		put16(ip + 10, (uint16_t)~csum_fold(ipc.sum));
-		csum_add(&c, ip + 12, 8);                  /* source, destination */
+		csum_set_ipv4(ip, ihl);
 	}
-	/* The rest of the pseudo-header: protocol and TCP length. */
-	c.sum += IPPROTO_TCP + (uint32_t)l4len;
+	csum_pseudo(&c, ip, g->ipv6, IPPROTO_TCP, (uint32_t)l4len);
 	put32(tcp + 4, get32(tcp + 4) + (uint32_t)off);
 	if (i + 1 < g->nsegs)
 		tcp[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);

@@ -9,16 +9,12 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "switch.h"
 
 #define ETH_P_IPV4 0x0800
 #define ETH_P_IPV6_ 0x86dd
 #define ETH_P_VLAN 0x8100
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static void parse_l4(const uint8_t *hdr, unsigned len, struct sw_l34 *o, unsigned off)
 {
@@ -44,12 +40,12 @@ void sw_parse(const uint8_t *hdr, unsigned len, struct sw_l34 *o)
 	memset(o, 0, sizeof(*o));
 	if (len < 14)
 		return;
-	o->ethertype = be16(hdr + off);
+	o->ethertype = get16(hdr + off);
 	off += 2;
 	if (o->ethertype == ETH_P_VLAN) {
 		if (len < off + 4)
 			return;
-		o->ethertype = be16(hdr + off + 2);
+		o->ethertype = get16(hdr + off + 2);
 		off += 4;
 	}
 	if (o->ethertype == ETH_P_IPV4) {
@@ -58,7 +54,7 @@ void sw_parse(const uint8_t *hdr, unsigned len, struct sw_l34 *o)
 		if (len < off + 20 || hdr[off] >> 4 != 4 || (ihl = (hdr[off] & 15u) * 4) < 20)
 			return;
 		o->l3_off = (uint16_t)off;
-		o->fragment = (be16(hdr + off + 6) & 0x3fff) != 0;
+		o->fragment = (get16(hdr + off + 6) & 0x3fff) != 0;
 		o->l4_proto = hdr[off + 9];
 		parse_l4(hdr, len, o, off + ihl);
 	} else if (o->ethertype == ETH_P_IPV6_) {
