@@ -1,11 +1,19 @@
 /*
  * test_loop.c - the tests' event loop (test_loop.h).
  */
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include <cmocka.h>
+
 #include "test_loop.h"
+
+/* The loop the xenstore helpers use: the last one started. */
+static struct test_loop *cur;
 
 static void on_xenstore(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -51,8 +59,10 @@ static double now(void)
 
 void test_loop_start(struct test_loop *l, struct ev_loop *loop, struct bl_xen *xen,
 		     void (*xs_event)(const char *path, const char *token),
-		     void (*evtchn_event)(evtchn_port_t port))
+		     void (*evtchn_event)(evtchn_port_t port), int timeout_ms)
 {
+	cur = l;
+	l->timeout_ms = timeout_ms;
 	l->loop = loop;
 	l->xen = xen;
 	l->xs_event = xs_event;
@@ -91,4 +101,59 @@ void test_run_for(struct test_loop *l, int ms)
 
 	while (now() < end)
 		ev_run(l->loop, EVRUN_ONCE);
+}
+
+/* --- xenstore as the toolstack sees it -------------------------------------------- */
+
+void xs_writef(bl_xs_txn t, const char *dir, const char *node, const char *fmt, ...)
+{
+	char path[256], val[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	assert_true(bl_xs_write(cur->xen, t, path, val));
+}
+
+const char *xs_get(const char *dir, const char *node)
+{
+	static char val[256];
+	char path[256], *v;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	v = bl_xs_read(cur->xen, 0, path);
+	if (!v)
+		return NULL;
+	snprintf(val, sizeof(val), "%s", v);
+	free(v);
+	return val;
+}
+
+int xs_state(const char *dir)
+{
+	const char *s = xs_get(dir, "state");
+
+	return s ? atoi(s) : -1;
+}
+
+struct state_cond {
+	const char *dir;
+	int state;
+};
+
+static bool state_is(const void *arg)
+{
+	const struct state_cond *c = arg;
+
+	return xs_state(c->dir) == c->state;
+}
+
+void wait_state(const char *dir, int s)
+{
+	struct state_cond c = { dir, s };
+
+	test_run_until(cur, state_is, &c, cur->timeout_ms);
+	assert_int_equal(xs_state(dir), s);
 }

@@ -128,7 +128,7 @@ int setup(void **state)
 	assert_non_null(T.loop);
 	assert_int_equal(uring_init(T.loop, 256), 0);
 	uring_set_flush_hook(vbd_ring_flush_all);
-	test_loop_start(&T.tl, T.loop, T.xen, vbd_xs_event, vbd_evtchn_event);
+	test_loop_start(&T.tl, T.loop, T.xen, vbd_xs_event, vbd_evtchn_event, TIMEOUT_MS);
 	assert_int_equal(vbd_init(T.loop, T.xen, &T.cfg), 0);
 	T.next_page = 0;
 	T.next_remote = 10;
@@ -202,44 +202,6 @@ struct blkif_request_segment seg_of(unsigned page, uint8_t first, uint8_t last)
 					       .last_sect = last };
 }
 
-/* --- xenstore as the toolstack sees it --------------------------------------- */
-
-void xs_writef(bl_xs_txn t, const char *dir, const char *node, const char *fmt, ...)
-{
-	char path[256], val[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	assert_true(bl_xs_write(T.xen, t, path, val));
-}
-
-/* A node's value (static buffer), or NULL. */
-const char *xs_get(const char *dir, const char *node)
-{
-	static char val[256];
-	char path[256], *v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	v = bl_xs_read(T.xen, 0, path);
-	if (!v)
-		return NULL;
-	snprintf(val, sizeof(val), "%s", v);
-	free(v);
-	return val;
-}
-
-int xs_state(const char *dir)
-{
-	const char *s = xs_get(dir, "state");
-
-	return s ? atoi(s) : -1;
-}
-
-/* --- the frontend ------------------------------------------------------------- */
-
 void fe_init(struct fe *f, uint32_t devid)
 {
 	memset(f, 0, sizeof(*f));
@@ -286,27 +248,6 @@ void toolstack_add(const struct fe *f, const char *params, const char *mode)
 	xs_writef(t, f->fe, "trusted", "1");
 	xs_writef(t, f->fe, "protocol", "x86_64-abi");
 	assert_true(bl_xs_end(T.xen, t, false));
-}
-
-struct state_cond {
-	const char *dir;
-	int state;
-};
-
-static bool state_is(const void *arg)
-{
-	const struct state_cond *c = arg;
-
-	return xs_state(c->dir) == c->state;
-}
-
-/* Run until dir/state == s and insist on it. */
-void wait_state(const char *dir, int s)
-{
-	struct state_cond c = { dir, s };
-
-	run_until(state_is, &c);
-	assert_int_equal(xs_state(dir), s);
 }
 
 /* blkfront's talk_to_blkback(): rings, ports, protocol, then Initialised. */

@@ -99,16 +99,9 @@ unsigned data_page(bool writable);
 uint8_t *gp(unsigned page);
 struct blkif_request_segment seg_of(unsigned page, uint8_t first, uint8_t last);
 
-/* xenstore as the toolstack sees it */
-void xs_writef(bl_xs_txn t, const char *dir, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-const char *xs_get(const char *dir, const char *node);
-int xs_state(const char *dir);
-
 /* the frontend */
 void fe_init(struct fe *f, uint32_t devid);
 void toolstack_add(const struct fe *f, const char *params, const char *mode);
-void wait_state(const char *dir, int s);
 void fe_connect(struct fe *f);
 void fe_find_ports(struct fe *f);
 void connect_device(struct fe *f, const char *params, const char *mode);

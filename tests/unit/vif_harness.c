@@ -80,7 +80,7 @@ int setup(void **state)
 	T.loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(T.loop);
 	assert_int_equal(uring_init(T.loop, 64), 0);
-	test_loop_start(&T.tl, T.loop, T.xen, vif_xs_event, vif_evtchn_event);
+	test_loop_start(&T.tl, T.loop, T.xen, vif_xs_event, vif_evtchn_event, TIMEOUT_MS);
 	assert_int_equal(vif_init(T.loop, T.xen, &T.cfg), 0);
 	T.rec = calloc(1, sizeof(*T.rec));
 	T.port.ops = &port_ops;
@@ -114,63 +114,6 @@ int teardown(void **state)
 	/* Every injected frame was let go (delivered, bounced or dropped). */
 	assert_int_equal(T.injected, T.released);
 	return 0;
-}
-
-/* --- xenstore ------------------------------------------------------------------- */
-
-void xs_writef(bl_xs_txn t, const char *dir, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void xs_writef(bl_xs_txn t, const char *dir, const char *node, const char *fmt, ...)
-{
-	char path[256], val[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(val, sizeof(val), fmt, ap);
-	va_end(ap);
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	assert_true(bl_xs_write(T.xen, t, path, val));
-}
-
-const char *xs_get(const char *dir, const char *node)
-{
-	static char val[256];
-	char path[256], *v;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
-	v = bl_xs_read(T.xen, 0, path);
-	if (!v)
-		return NULL;
-	snprintf(val, sizeof(val), "%s", v);
-	free(v);
-	return val;
-}
-
-int xs_state(const char *dir)
-{
-	const char *s = xs_get(dir, "state");
-
-	return s ? atoi(s) : -1;
-}
-
-struct state_cond {
-	const char *dir;
-	int state;
-};
-
-static bool state_is(const void *arg)
-{
-	const struct state_cond *c = arg;
-
-	return xs_state(c->dir) == c->state;
-}
-
-void wait_state(const char *dir, int s)
-{
-	struct state_cond c = { dir, s };
-
-	run_until(state_is, &c);
-	assert_int_equal(xs_state(dir), s);
 }
 
 /* --- netfront ----------------------------------------------------------------------- */

@@ -100,11 +100,6 @@ bool run_until(bool (*cond)(const void *), const void *arg);
 void run_for(int ms);
 int setup(void **state);
 int teardown(void **state);
-void xs_writef(bl_xs_txn t, const char *dir, const char *node, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-const char *xs_get(const char *dir, const char *node);
-int xs_state(const char *dir);
-void wait_state(const char *dir, int s);
 unsigned page_alloc(void);
 void fe_init(struct vfe *f, uint32_t domid, uint32_t devid);
 void toolstack_add(const struct vfe *f);
