@@ -404,15 +404,7 @@ static void test_guest_frame_waits_in_dom0(void **state)
 	assert_int_equal(fake_gnt_stats().copy_calls - before.copy_calls, 2);
 	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
 	/* A frame naming a grant that is gone. */
-	memset(&bad, 0, sizeof(bad));
-	bad.refs = 1;
-	bad.release = (void (*)(struct sw_buf *))abort;
-	bad.len = 500;
-	bad.nr_frags = 1;
-	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 500 };
-	memcpy(bad.hdr, b.mac, 6);
-	memcpy(bad.hdr + 6, OUT_MAC, 6);
-	bad.hdr_len = SW_HDR_MAX;
+	gone_frame(&bad, b.mac, OUT_MAC, 500);
 	sw_input(vif_switch(), &T.port, &bad);
 	run_for(10);
 	assert_int_equal(bad.refs, 1);          /* let go: the copy is dom0's */

@@ -235,15 +235,7 @@ static void test_uplink_batch_map(void **state)
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 
 	/* A frame naming a grant that is gone, in the same pass as a good one. */
-	memset(&bad, 0, sizeof(bad));
-	bad.refs = 1;
-	bad.release = (void (*)(struct sw_buf *))abort;
-	bad.len = 300;
-	bad.nr_frags = 1;
-	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 300 };
-	memcpy(bad.hdr, OUT_MAC, 6);
-	memcpy(bad.hdr + 6, a.mac, 6);
-	bad.hdr_len = SW_HDR_MAX;
+	gone_frame(&bad, OUT_MAC, a.mac, 300);
 	errors = (unsigned)AU.u.stats.tx_errors;
 	before = fake_gnt_stats();
 	tx_frame(&b, 0, OUT_MAC, b.mac, 2000, 2, 5, want);
@@ -463,15 +455,7 @@ static void test_uplink_copy_buffers(void **state)
 	copy_used[0] = false;
 
 	/* A frame naming a grant that is gone: its buffer goes back, the frame is dropped. */
-	memset(&bad, 0, sizeof(bad));
-	bad.refs = 1;
-	bad.release = (void (*)(struct sw_buf *))abort;
-	bad.len = 1200;
-	bad.nr_frags = 1;
-	bad.frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = 1200 };
-	memcpy(bad.hdr, OUT_MAC, 6);
-	memcpy(bad.hdr + 6, a.mac, 6);
-	bad.hdr_len = SW_HDR_MAX;
+	gone_frame(&bad, OUT_MAC, a.mac, 1200);
 	errors = (unsigned)AU.u.stats.tx_errors;
 	sw_input(vif_switch(), &T.port, &bad);
 	run_for(30);

@@ -457,6 +457,19 @@ void inject(const uint8_t *dst, unsigned len, uint8_t seed, const struct net_met
 /* --- tests ------------------------------------------------------------------------------ */
 
 /* An IPv4/UDP frame from 10.0.0.src to 10.0.0.1. */
+void gone_frame(struct sw_buf *b, const uint8_t *dst, const uint8_t *src, unsigned len)
+{
+	memset(b, 0, sizeof(*b));
+	b->refs = 1;
+	b->release = (void (*)(struct sw_buf *))abort;
+	b->len = len;
+	b->nr_frags = 1;
+	b->frag[0] = (struct sw_frag){ .domid = DOM_A, .gref = 4000, .len = len };
+	memcpy(b->hdr, dst, 6);
+	memcpy(b->hdr + 6, src, 6);
+	b->hdr_len = SW_HDR_MAX;
+}
+
 void inject_ip(const uint8_t *dst, uint8_t src)
 {
 	struct inj *x = calloc(1, sizeof(*x) + 100);

@@ -124,6 +124,9 @@ void rx_post(struct vfe *f, unsigned qi, unsigned n, unsigned *pages);
 void rx_wait(struct vfe *f, unsigned qi, unsigned n);
 struct netif_rx_response rx_pop(struct vfe *f, unsigned qi);
 void announce(struct vfe *f);
+/* b: a frame of len bytes from src to dst (its header copy) whose one
+ * fragment names a grant of DOM_A that is gone; b must never be released. */
+void gone_frame(struct sw_buf *b, const uint8_t *dst, const uint8_t *src, unsigned len);
 void inject(const uint8_t *dst, unsigned len, uint8_t seed, const struct net_meta *m,
 	    uint8_t *copy);
 void inject_ip(const uint8_t *dst, uint8_t src);
