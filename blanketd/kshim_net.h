@@ -8,7 +8,7 @@
  * 10 bytes are the TAP's vnet header, so vnet_hdr.c translates both.  A TX
  * frame whose offload the device did not negotiate cannot be sent as is
  * (its checksum field is in the guest's read-only page): knet_tx_hdr
- * refuses it, and uplink_kshim_net.c does the offload in software
+ * refuses it, and uplink_kshim_net_tx.c does the offload in software
  * instead (sw_gso.h: header copies, the payload still the guest's pages).
  *
  * Receive buffers.  The RX pool is page-sized buffers (one descriptor

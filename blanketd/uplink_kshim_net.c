@@ -10,7 +10,7 @@
  * pool, then the guest's pieces.  The guest's TX slots stay unanswered,
  * and its pages mapped, until the device returns the chain (tx_async /
  * tx_done, uplink.h).  A frame the device cannot take offloaded comes as
- * a copy instead (kn_tx_buffer, below).
+ * a copy instead (knet_tx_buffer).
  *
  * RX: a pool of page-sized dom0 buffers, registered once (writable), is
  * kept posted on the receive queue.  Each frame the device fills (one
@@ -41,19 +41,23 @@
  * registered header slot, then that packet's payload.  The packets are
  * built at KICK time straight into the registered slots, as many per pass
  * as the TX area holds.  The payload is the owner's grant copy of the
- * frame into a registered buffer of ours (kn_tx_buffer), so the guest's
+ * frame into a registered buffer of ours (knet_tx_buffer), so the guest's
  * slots go back at once, as netback's do when Linux segments for such a
  * device; with every copy buffer in use, it is the guest's own pages and
  * the frame is done (tx_done) when the last of its chains is.
  * stats.copies counts the frame copies and the header bytes.
+ *
+ * Files: this one has the device's life (opening, negotiation, the
+ * registered pools, the pass and its interrupts, memory registration,
+ * failure, closing) and the ops table; the TX path is in
+ * uplink_kshim_net_tx.c, the RX path in uplink_kshim_net_rx.c, and what
+ * the three share in uplink_kshim_net.h.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
-#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,644 +65,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kshim_dev.h"
-#include "kshim_net.h"
 #include "log.h"
-#include "netif.h"
-#include "sw_gro.h"
-#include "sw_gso.h"
-#include "uplink.h"
-#include "uring.h"
-
-#define RXQ 0                        /* receiveq1 */
-#define TXQ 1                        /* transmitq1 */
-#define HDR_SLOT 16u                 /* bytes per TX header in the pool */
-/* ... when packets carry their headers there too (sw_gso): 256-byte
- * slots never cross a page, so each piece of a slot is one descriptor. */
-#define HDR_SLOT_SOFT 256u
-/* The packet's headers right after the virtio header: kshim merges the two
- * into one descriptor (VERSION_1 lets a frame be laid out any way). */
-#define SOFT_PKT_OFF KNET_HDR_LEN
-_Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT_SOFT, "header slot too small");
-#define TX_BACKLOG 1024u             /* frames waiting for the device at most */
-/* Software-GSO frames copied into dom0 (see the top): buffers of a whole
- * frame each (netif's 64 KiB plus an Ethernet header, page-rounded). */
-#define COPY_BUFS 32u
-#define COPY_BUF_SIZE (NET_UPLINK_COPY_PAGES * 4096u)
-
-/* A frame given to tx_async: one chain, or (soft) one per packet that
- * sw_gso makes of it. */
-struct ktx {
-	struct ktx *next;                /* the FIFO */
-	void *cookie;
-	struct virtio_net_hdr_v1 hdr;
-	size_t len;
-	unsigned nseg, nspan;
-	struct kshim_seg seg[KNET_TX_MAX_SEGS];
-	struct knet_span span[KNET_TX_MAX_SPANS];
-	unsigned nchains;                /* chains the frame is sent as */
-	unsigned next_chain;             /* chains submitted so far */
-	unsigned chains_out;             /* submitted, not completed */
-	bool queued;                     /* on the FIFO (chains left to submit) */
-	int res;                         /* what tx_done will say */
-	int bad;                         /* a chain cannot be built: drop at the head */
-	bool soft;                       /* offload done here: sw, iov */
-	unsigned niov;
-	struct iovec iov[KNET_TX_MAX_IOV]; /* the caller's array is gone after tx_async */
-	struct sw_gso sw;
-	int copy;                        /* copy buffer holding the frame, or -1 */
-};
-
-/* A received frame in the switch's hands. */
-struct krx {
-	struct net_uplink_buf nb;        /* first: rx_release hands us &nb */
-	struct iovec frag[NET_UPLINK_MAX_FRAGS];
-	uint16_t buf[NET_UPLINK_MAX_FRAGS];
-	unsigned nbufs;
-};
-
-struct knet {
-	struct net_uplink u;
-	struct ev_loop *loop;
-	char pci[16];
-	int fd;
-	bool dead;
-	uint64_t features;
-	bool mrg;
-	uint8_t mac[6];
-	struct kshim_q q[2];
-	bool collect[2];                 /* the interrupt fired */
-	struct uring_pass_hook pass;
-	struct kmap map;                 /* long-lived registrations (mem_register) */
-	/* TX */
-	uint8_t *hdrs;                   /* header slots, registered read-only */
-	size_t hdrs_len, slot_size;
-	uint32_t hdrs_region;
-	struct ktx **slot;               /* [nslots]: the frame using header slot i */
-	uint16_t *slot_free;             /* stack of free slot numbers */
-	unsigned nslots, nslot_free;
-	struct ktx *txq, **txq_tail;     /* waiting for the device */
-	unsigned txq_len, tx_inflight;
-	bool tx_full;                    /* ENOSPC until something completes */
-	uint8_t *copies;                 /* COPY_BUFS frame buffers, registered read-only */
-	size_t copies_len;
-	uint32_t copies_region;
-	uint16_t copy_free[COPY_BUFS];   /* stack of free copy buffers */
-	unsigned ncopy_free;
-	/* RX */
-	uint8_t *bufs;                   /* nbufs pages, registered writable */
-	size_t bufs_len;
-	uint32_t bufs_region;
-	unsigned nbufs, rx_posted;
-	uint16_t *buf_free;              /* stack of buffers to post */
-	unsigned nbuf_free;
-	struct krx *frames, *frame_free; /* [nbufs]: a frame holds at least one buffer */
-	struct knet_rxframe cur;         /* the frame being received */
-	bool rx_empty;                   /* nothing posted: counted once per episode */
-	/* Coalescing (sw_gro.h) when the device does not (no GUEST_TSO4):
-	 * the frame being built from consecutive segments of one KICK. */
-	bool gro;
-	struct krx *gro_x;               /* its first segment's frame, or NULL */
-	struct sw_gro_seg gro_first;
-	unsigned gro_nsegs;
-	size_t gro_payload;
-	uint32_t gro_next;               /* the sequence number that follows */
-	bool gro_psh, gro_ended;
-};
-
-static struct knet *to_k(struct net_uplink *u)
-{
-	return (struct knet *)u;
-}
-
-/* --- TX ---------------------------------------------------------------------------------- */
-
-static void unreg_spans(struct knet *k, struct ktx *t)
-{
-	for (unsigned i = 0; i < t->nspan; i++) {
-		uint32_t id = t->span[i].region;
-
-		/* A dead device's regions went with its file. */
-		if (!k->dead && ioctl(k->fd, KSHIM_IOC_UNREG_MEM, &id) < 0)
-			log_err("kshim-net %s: releasing a frame's pages: %s", k->u.name, strerror(errno));
-	}
-	t->nspan = 0;
-}
-
-/* The device is done with t (res 0), or it never will be: let the owner
- * go, and the copy buffer. */
-static void tx_complete(struct knet *k, struct ktx *t, int res)
-{
-	unreg_spans(k, t);
-	if (res == 0) {
-		k->u.stats.tx_pkts++;
-		k->u.stats.tx_bytes += t->len;
-	} else {
-		k->u.stats.tx_errors++;
-	}
-	k->u.stats.tx_inflight--;
-	if (k->u.tx_done)
-		k->u.tx_done(&k->u, t->cookie, res);
-	if (t->copy >= 0)
-		k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
-	free(t);
-}
-
-/* A frame the device cannot take with its offloads (it is segmented or
- * checksummed here) is better taken as a copy, as Linux's skb_segment
- * copies a zero-copy skb's pages (netback's among them) for a NIC without
- * TSO: the owner grant-copies it into one of our registered buffers and
- * the guest's slots go back at once, instead of after the device sent
- * every packet, so the guest's TCP small-queue limit does not wait on the
- * L0 device; no mapping or registration either.  The checksums read every
- * byte anyway, and now read bytes the guest can no longer change.  With
- * every buffer in use: NULL, zero copy from the guest's pages. */
-static void *kn_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
-{
-	struct knet *k = to_k(u);
-	struct virtio_net_hdr_v1 hdr;
-
-	(void)len;      /* the pieces go in their own pages: any netif frame fits */
-	if (k->dead || !k->ncopy_free || knet_tx_hdr(m, k->features, &hdr) != -EOPNOTSUPP)
-		return NULL;
-	return k->copies + (size_t)k->copy_free[--k->ncopy_free] * COPY_BUF_SIZE;
-}
-
-static void kn_tx_buffer_put(struct net_uplink *u, void *buf)
-{
-	struct knet *k = to_k(u);
-
-	k->copy_free[k->ncopy_free++] = (uint16_t)(((uint8_t *)buf - k->copies) / COPY_BUF_SIZE);
-}
-
-/* The copy buffer a frame is in (kn_tx_buffer's: all its pieces are), or
- * -1. */
-static int copy_index(const struct knet *k, const struct iovec *iov, unsigned n)
-{
-	const uint8_t *p = iov[0].iov_base;
-
-	if (!n || !k->copies || p < k->copies || p >= k->copies + k->copies_len)
-		return -1;
-	return (int)((size_t)(p - k->copies) / COPY_BUF_SIZE);
-}
-
-static int kn_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
-		       const struct net_meta *m, void *cookie)
-{
-	struct knet *k = to_k(u);
-	int copy = copy_index(k, iov, n);
-	struct ktx *t;
-	int rc;
-
-	if (k->dead || k->txq_len >= TX_BACKLOG || n > KNET_TX_MAX_IOV || !(t = calloc(1, sizeof(*t)))) {
-		/* a copy buffer is ours again, sent or not */
-		if (copy >= 0)
-			k->copy_free[k->ncopy_free++] = (uint16_t)copy;
-		u->stats.tx_errors++;
-		return k->dead ? -EIO : n > KNET_TX_MAX_IOV ? -EINVAL : -ENOBUFS;
-	}
-	t->copy = copy;
-	for (unsigned i = 0; i < n; i++)
-		t->len += iov[i].iov_len;
-	rc = knet_tx_hdr(m, k->features, &t->hdr);
-	t->nchains = 1;
-	if (rc == -EOPNOTSUPP) {
-		/* The device lacks the offload: done here, packet by packet. */
-		rc = sw_gso_prepare(&t->sw, iov, n, m);
-		if (rc < 0)
-			log_debug("kshim-net %s: dropping an offloaded frame the device cannot take "
-				  "and sw_gso refuses: %s", u->name, strerror(-rc));
-		t->soft = rc == 0;
-		t->nchains = t->sw.nsegs;
-	}
-	t->niov = n;
-	memcpy(t->iov, iov, n * sizeof(*iov));
-	if (rc == 0) {
-		rc = knet_tx_spans(&k->map, t->iov, t->niov, t->span, KNET_TX_MAX_SPANS);
-		t->nspan = 0;
-	}
-	/* The pages no long-lived registration covers: this frame's own. */
-	for (int i = 0; i < rc; i++) {
-		if (kshim_reg(k->fd, t->span[i].addr, t->span[i].len, false, &t->span[i].region) < 0) {
-			log_debug("kshim-net %s: registering a frame's pages: %s", u->name,
-				  strerror(errno));
-			rc = -EIO;
-			break;
-		}
-		t->nspan++;
-		u->stats.registrations++;
-	}
-	/* A soft frame's chains are built later from the same spans: this
-	 * checks now that every page is covered. */
-	if (rc >= 0) {
-		rc = knet_tx_segs(&k->map, t->span, t->nspan, t->iov, t->niov, t->seg,
-				  KNET_TX_MAX_SEGS);
-		t->nseg = rc > 0 ? (unsigned)rc : 0;
-	}
-	if (rc > 0 && !t->soft && 1u + t->nseg > k->q[TXQ].size)
-		rc = -EMSGSIZE;
-	if (rc <= 0) {
-		unreg_spans(k, t);
-		if (t->copy >= 0)
-			k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
-		free(t);
-		u->stats.tx_errors++;
-		return rc ? rc : -EINVAL;
-	}
-	t->cookie = cookie;
-	t->queued = true;
-	*k->txq_tail = t;
-	k->txq_tail = &t->next;
-	k->txq_len++;
-	u->stats.tx_inflight++;
-	return 0;
-}
-
-static void kill_device(struct knet *k, const char *why, int e);
-
-/* Chain c of frame t into slot s and the area from seg[nseg] on: the
- * number of data segments after the header, or -errno (-E2BIG: not within
- * room). */
-static int chain_build(struct knet *k, struct ktx *t, unsigned c, unsigned s,
-		       struct kshim_seg *seg, unsigned room)
-{
-	uint8_t *slot = k->hdrs + (size_t)s * k->slot_size;
-	struct iovec piece[KNET_TX_MAX_IOV];
-	int np;
-
-	if (!t->soft) {
-		if (t->nseg > room)
-			return -E2BIG;
-		memcpy(slot, &t->hdr, KNET_HDR_LEN);
-		memcpy(seg, t->seg, t->nseg * sizeof(*t->seg));
-		return (int)t->nseg;
-	}
-	/* No offload asked of the device: a zero virtio header, the packet's
-	 * fixed-up headers right after it in the same slot (kshim makes the
-	 * two one descriptor), then the guest's payload pieces. */
-	if (room < 1)
-		return -E2BIG;
-	np = sw_gso_segment(&t->sw, c, t->iov, t->niov, slot + SOFT_PKT_OFF, piece,
-			    KNET_TX_MAX_IOV);
-	if (np >= 0)
-		np = knet_tx_segs(&k->map, t->span, t->nspan, piece, (unsigned)np, seg + 1,
-				  room - 1);
-	if (np < 0)
-		return np;
-	seg[0] = (struct kshim_seg){ .region = k->hdrs_region,
-				     .offset = (uint64_t)s * k->slot_size + SOFT_PKT_OFF,
-				     .len = t->sw.hlen };
-	np++;
-	memset(slot, 0, KNET_HDR_LEN);
-	return np;
-}
-
-/* The chains that fit into the TX area, from the FIFO's head (frames stay
- * on it until the KICK has taken all their chains). */
-static unsigned tx_build(struct knet *k, unsigned *nslot)
-{
-	struct kshim_q *q = &k->q[TXQ];
-	unsigned n = 0, nseg = 0;
-
-	for (struct ktx *t = k->txq; t && n < q->size && !t->bad; t = t->next) {
-		unsigned c;
-
-		for (c = t->next_chain; c < t->nchains && n < q->size; c++) {
-			unsigned s;
-			int np;
-
-			if (nseg + 1 > q->size || !k->nslot_free)
-				goto out;
-			s = k->slot_free[k->nslot_free - 1];
-			q->seg[nseg] = (struct kshim_seg){
-				.region = k->hdrs_region, .offset = (uint64_t)s * k->slot_size,
-				.len = KNET_HDR_LEN };
-			np = chain_build(k, t, c, s, &q->seg[nseg + 1], q->size - nseg - 1);
-			if (np == -E2BIG && nseg)
-				goto out;       /* the next KICK has room */
-			if (np < 0) {
-				/* Never fits, or a page not covered: our bug. */
-				log_err("kshim-net %s: a TX chain cannot be built: %s", k->u.name,
-					strerror(-np));
-				t->bad = np == -E2BIG ? -EMSGSIZE : -EIO;
-				goto out;
-			}
-			k->nslot_free--;
-			k->slot[s] = t;
-			q->ch[n++] = (struct kshim_chain){ .cookie = s, .seg_first = nseg,
-							   .seg_count = (uint16_t)(1 + np) };
-			nseg += 1 + (unsigned)np;
-		}
-		if (c < t->nchains)
-			break;
-	}
-out:
-	*nslot = n;
-	return n;
-}
-
-static void slot_put(struct knet *k, unsigned s)
-{
-	k->slot[s] = NULL;
-	k->slot_free[k->nslot_free++] = (uint16_t)s;
-}
-
-static struct ktx *txq_pop(struct knet *k)
-{
-	struct ktx *t = k->txq;
-
-	k->txq = t->next;
-	if (!k->txq)
-		k->txq_tail = &k->txq;
-	k->txq_len--;
-	t->queued = false;
-	return t;
-}
-
-/* The head of the FIFO is dropped (res): its chains at the device still
- * complete, then the owner hears. */
-static void tx_abandon(struct knet *k, int res)
-{
-	struct ktx *t = txq_pop(k);
-
-	t->res = res;
-	t->next_chain = t->nchains;
-	if (!t->chains_out)
-		tx_complete(k, t, res);
-}
-
-/* One KICK of the TX queue: submit what fits, collect what the device
- * read.  True if frames completed. */
-static bool run_tx(struct knet *k, unsigned round)
-{
-	struct kshim_q *q = &k->q[TXQ];
-	struct kshim_kick kk = { .queue = q->idx };
-	unsigned n = 0, built;
-	int e = 0;
-
-	/* A frame one of whose chains cannot be built goes once it is first. */
-	while (k->txq && k->txq->bad)
-		tx_abandon(k, k->txq->bad);
-	if (round >= 1 && k->tx_inflight && !k->collect[TXQ])
-		return false;
-	/* The KICK collects before it submits: an interrupt may have freed
-	 * the descriptors a full ring lacked. */
-	if (k->txq && (!k->tx_full || k->collect[TXQ]))
-		tx_build(k, &n);
-	if (!n && !k->collect[TXQ])
-		return false;
-	built = n;
-	k->collect[TXQ] = false;
-	kk.sq_count = n;
-	k->u.stats.kicks++;
-	if (ioctl(k->fd, KSHIM_IOC_KICK, &kk) < 0)
-		e = errno;
-	if (e && e != ENOSPC && e != EINVAL && e != ENOENT && e != ERANGE && e != EPERM) {
-		for (unsigned i = 0; i < built; i++)
-			slot_put(k, (unsigned)q->ch[i].cookie);
-		kill_device(k, "TX KICK failed", e);
-		return true;
-	}
-	/* Frames whose chains are all submitted leave the FIFO; the others
-	 * keep their place. */
-	for (unsigned i = 0; i < kk.sq_done; i++) {
-		struct ktx *t = k->slot[q->ch[i].cookie];
-
-		t->next_chain++;
-		t->chains_out++;
-		if (t->soft)
-			k->u.stats.copies += t->sw.hlen;
-		if (t->next_chain == t->nchains && t->queued)
-			txq_pop(k);     /* chains go in FIFO order: t is the head */
-	}
-	k->tx_inflight += kk.sq_done;
-	for (unsigned i = kk.sq_done; i < built; i++)
-		slot_put(k, (unsigned)q->ch[i].cookie);
-	if (e == ENOSPC) {
-		/* A frame needing more descriptors than the whole ring would wait
-		 * forever: with nothing in flight, drop it. */
-		if (!k->tx_inflight && kk.sq_done == 0 && kk.cq_count == 0 && k->txq) {
-			log_err("kshim-net %s: a frame does not fit the TX ring", k->u.name);
-			tx_abandon(k, -EMSGSIZE);
-		} else {
-			k->tx_full = true;
-		}
-	} else if (e) {
-		/* kshim refused a chain we built: our bug, not the guest's. */
-		log_err("kshim-net %s: TX chain refused: %s", k->u.name, strerror(e));
-		if (k->txq)
-			tx_abandon(k, -EIO);
-	}
-	if (k->txq && k->txq->bad)
-		tx_abandon(k, k->txq->bad);
-	if (kk.cq_count)
-		k->tx_full = false;
-	for (unsigned i = 0; i < kk.cq_count; i++) {
-		unsigned s = (unsigned)q->cqe[i].cookie;
-		struct ktx *t = s < k->nslots ? k->slot[s] : NULL;
-
-		if (!t)
-			continue; /* kshim checked the id; the cookie is ours */
-		slot_put(k, s);
-		k->tx_inflight--;
-		if (--t->chains_out == 0 && !t->queued)
-			tx_complete(k, t, t->res);
-	}
-	return kk.cq_count > 0 || (e && e != ENOSPC);
-}
-
-/* --- RX ---------------------------------------------------------------------------------- */
-
-static void buf_put(struct knet *k, uint16_t b)
-{
-	k->buf_free[k->nbuf_free++] = b;
-}
-
-static void kn_rx_release(struct net_uplink *u, struct net_uplink_buf *nb)
-{
-	struct knet *k = to_k(u);
-	struct krx *x = (struct krx *)nb;
-
-	/* Posted again at the next KICK of the receive queue. */
-	for (unsigned i = 0; i < x->nbufs; i++)
-		buf_put(k, x->buf[i]);
-	x->nb.next = &k->frame_free->nb;
-	k->frame_free = x;
-}
-
-static void rx_hand(struct knet *k, struct krx *x)
-{
-	if (k->u.rx)
-		k->u.rx(&k->u, &x->nb);
-	else
-		kn_rx_release(&k->u, &x->nb);
-}
-
-/* The frame being coalesced goes on: as one GSO frame if it took more
- * than one segment, else as it came (its checksum known good). */
-static void gro_flush(struct knet *k)
-{
-	struct krx *x = k->gro_x;
-
-	if (!x)
-		return;
-	k->gro_x = NULL;
-	if (k->gro_nsegs > 1) {
-		/* the length was kept within IP's when segments were added */
-		sw_gro_finish(x->nb.data, &k->gro_first, k->gro_payload, k->gro_psh, &x->nb.meta);
-		k->u.stats.rx_gro_frames++;
-		k->u.stats.rx_gro_segs += k->gro_nsegs;
-	} else {
-		x->nb.meta.data_validated = true;
-	}
-	rx_hand(k, x);
-}
-
-/* Appends segment s (frame x) to the frame being coalesced: its payload
- * becomes a fragment, its buffer the frame's; x itself is free again. */
-static void gro_append(struct knet *k, struct krx *x, const struct sw_gro_seg *s)
-{
-	struct krx *h = k->gro_x;
-
-	h->frag[h->nb.nr_frags++] = (struct iovec){ (uint8_t *)x->nb.data + s->hlen, s->payload };
-	h->buf[h->nbufs++] = x->buf[0];
-	h->nb.len += s->payload;
-	k->gro_payload += s->payload;
-	k->gro_next += s->payload;
-	k->gro_nsegs++;
-	k->gro_psh |= (s->flags & SW_GRO_TCP_PSH) != 0;
-	k->gro_ended = sw_gro_ends(&k->gro_first, s);
-	x->nb.next = &k->frame_free->nb;
-	k->frame_free = x;
-}
-
-/* A received frame: coalesced with the ones before it where sw_gro
- * allows and its destination takes GSO frames, else handed on. */
-static void rx_offer(struct knet *k, struct krx *x)
-{
-	const uint8_t *f = x->nb.data;
-	struct sw_gro_seg s;
-
-	if (!k->gro || x->nbufs != 1 || x->nb.nr_frags != 1 || x->nb.meta.csum_blank ||
-	    x->nb.meta.gso_type != XEN_NETIF_GSO_TYPE_NONE || sw_gro_parse(f, x->nb.len, &s)) {
-		gro_flush(k);
-		rx_hand(k, x);
-		return;
-	}
-	if (k->gro_x && !k->gro_ended && k->gro_x->nb.nr_frags < NET_UPLINK_MAX_FRAGS &&
-	    k->gro_first.hlen - k->gro_first.l3_off + k->gro_payload + s.payload <= 0xffff &&
-	    sw_gro_follows(k->gro_x->nb.data, &k->gro_first, k->gro_nsegs, k->gro_next, f, &s)) {
-		gro_append(k, x, &s);
-		if (k->gro_ended)
-			gro_flush(k);
-		return;
-	}
-	gro_flush(k);
-	x->nb.meta.data_validated = true;
-	if (!s.mergeable || (s.flags & SW_GRO_TCP_PSH) || !k->u.rx_gso_ok ||
-	    !k->u.rx_gso_ok(&k->u, f, s.ipv6)) {
-		rx_hand(k, x);
-		return;
-	}
-	k->gro_x = x;
-	k->gro_first = s;
-	k->gro_nsegs = 1;
-	k->gro_payload = s.payload;
-	k->gro_next = s.seq + s.payload;
-	k->gro_psh = false;
-	k->gro_ended = false;
-}
-
-/* The frame in k->cur is whole: into the switch. */
-static void rx_deliver(struct knet *k)
-{
-	struct knet_rxframe *f = &k->cur;
-	struct krx *x = k->frame_free;
-
-	if (!x || knet_rx_meta(&f->hdr, &x->nb.meta) < 0) {
-		k->u.stats.rx_errors++;
-		for (unsigned i = 0; i < f->nbufs; i++)
-			buf_put(k, f->buf[i]);
-		return;
-	}
-	k->frame_free = (struct krx *)x->nb.next;
-	memcpy(x->buf, f->buf, f->nbufs * sizeof(*f->buf));
-	memcpy(x->frag, f->frag, f->nfrags * sizeof(*f->frag));
-	x->nbufs = f->nbufs;
-	x->nb.frag = x->frag;
-	x->nb.nr_frags = f->nfrags;
-	x->nb.data = f->frag[0].iov_base;
-	x->nb.len = f->len;
-	k->u.stats.rx_pkts++;
-	k->u.stats.rx_bytes += f->len;
-	rx_offer(k, x);
-}
-
-static void rx_completion(struct knet *k, const struct kshim_cqe *c)
-{
-	struct knet_rxframe *f = &k->cur;
-	uint16_t b = (uint16_t)c->cookie;
-
-	if (c->cookie >= k->nbufs)
-		return;
-	k->rx_posted--;
-	switch (knet_rx_add(f, k->mrg, b, k->bufs + (size_t)b * KNET_BUF, c->len)) {
-	case KNET_RX_MORE:
-		return;
-	case KNET_RX_FRAME:
-		rx_deliver(k);
-		break;
-	case KNET_RX_BAD:
-		k->u.stats.rx_errors++;
-		for (unsigned i = 0; i < f->nbufs; i++)
-			buf_put(k, f->buf[i]);
-		break;
-	}
-	memset(f, 0, offsetof(struct knet_rxframe, hdr));
-}
-
-/* One KICK of the receive queue: post the free buffers, collect frames. */
-static bool run_rx(struct knet *k, unsigned round)
-{
-	struct kshim_q *q = &k->q[RXQ];
-	struct kshim_kick kk = { .queue = q->idx };
-	unsigned n = 0;
-	int e = 0;
-
-	if (round >= 1 && k->rx_posted && !k->collect[RXQ])
-		return false;
-	/* Buffers go out from the top of the stack, so the chains built are
-	 * the last n entries: what kshim does not take simply stays there. */
-	while (n < k->nbuf_free && n < q->size && k->rx_posted + n < q->size) {
-		uint16_t b = k->buf_free[k->nbuf_free - 1 - n];
-
-		q->seg[n] = (struct kshim_seg){ .region = k->bufs_region, .flags = KSHIM_SEG_DEV_WRITE,
-						.offset = (uint64_t)b * KNET_BUF, .len = KNET_BUF };
-		q->ch[n] = (struct kshim_chain){ .cookie = b, .seg_first = n, .seg_count = 1 };
-		n++;
-	}
-	if (!n && !k->collect[RXQ])
-		return false;
-	k->collect[RXQ] = false;
-	kk.sq_count = n;
-	k->u.stats.kicks++;
-	if (ioctl(k->fd, KSHIM_IOC_KICK, &kk) < 0)
-		e = errno;
-	if (e && e != ENOSPC) {
-		kill_device(k, "RX KICK failed", e);
-		return true;
-	}
-	k->nbuf_free -= kk.sq_done;
-	k->rx_posted += kk.sq_done;
-	for (unsigned i = 0; i < kk.cq_count; i++)
-		rx_completion(k, &q->cqe[i]);
-	/* coalescing never holds a frame past the KICK that brought it */
-	gro_flush(k);
-	if (!k->rx_posted && !k->rx_empty)
-		k->u.stats.rx_pool_empty++;
-	k->rx_empty = !k->rx_posted;
-	return kk.cq_count > 0;
-}
+#include "uplink_kshim_net.h"
 
 /* --- the pass, interrupts, failure ----------------------------------------------------------- */
 
@@ -708,9 +76,9 @@ static bool kn_pass(struct uring_pass_hook *h, unsigned round)
 	bool more = false;
 
 	if (!k->dead)
-		more |= run_rx(k, round);
+		more |= knet_run_rx(k, round);
 	if (!k->dead)
-		more |= run_tx(k, round);
+		more |= knet_run_tx(k, round);
 	return more;
 }
 
@@ -743,22 +111,22 @@ static void fail_tx(struct knet *k, int res)
 		if (k->slot[s]) {
 			struct ktx *t = k->slot[s];
 
-			slot_put(k, s);
+			knet_slot_put(k, s);
 			k->tx_inflight--;
 			if (!t->res)
 				t->res = res;
 			if (--t->chains_out == 0 && !t->queued)
-				tx_complete(k, t, t->res);
+				knet_tx_complete(k, t, t->res);
 		}
 	/* Queued frames have no chain out now. */
 	while (k->txq) {
-		struct ktx *t = txq_pop(k);
+		struct ktx *t = knet_txq_pop(k);
 
-		tx_complete(k, t, t->res ? t->res : res);
+		knet_tx_complete(k, t, t->res ? t->res : res);
 	}
 }
 
-static void kill_device(struct knet *k, const char *why, int e)
+void knet_kill_device(struct knet *k, const char *why, int e)
 {
 	log_err("kshim-net %s (%s): %s: %s; the uplink is down until blanketd restarts",
 		k->u.name, k->pci, why, strerror(e));
@@ -831,11 +199,11 @@ static void kn_close(struct net_uplink *u)
 }
 
 static const struct net_uplink_ops kn_ops = {
-	.tx_async = kn_tx_async,
-	.rx_release = kn_rx_release,
+	.tx_async = knet_tx_async,
+	.rx_release = knet_rx_release,
 	.close = kn_close,
-	.tx_buffer = kn_tx_buffer,
-	.tx_buffer_put = kn_tx_buffer_put,
+	.tx_buffer = knet_tx_buffer,
+	.tx_buffer_put = knet_tx_buffer_put,
 	.mem_register = kn_mem_register,
 	.mem_unregister = kn_mem_unregister,
 };
@@ -931,7 +299,7 @@ static int pools(struct knet *k, char *err, size_t errlen)
 			 k->pci, k->hdrs ? k->bufs_len : k->hdrs_len, strerror(errno));
 		return -1;
 	}
-	/* Software segmentation takes frames as copies (kn_tx_buffer); chains name
+	/* Software segmentation takes frames as copies (knet_tx_buffer); chains name
 	 * them through the long-lived map like any registered memory. */
 	if (k->slot_size == HDR_SLOT_SOFT) {
 		k->copies_len = (size_t)COPY_BUFS * COPY_BUF_SIZE;
@@ -946,9 +314,9 @@ static int pools(struct knet *k, char *err, size_t errlen)
 			k->copy_free[k->ncopy_free++] = (uint16_t)b;
 	}
 	for (unsigned s = k->nslots; s-- > 0;)
-		slot_put(k, s);
+		knet_slot_put(k, s);
 	for (unsigned b = k->nbufs; b-- > 0;)
-		buf_put(k, (uint16_t)b);
+		knet_buf_put(k, (uint16_t)b);
 	for (unsigned i = 0; i < k->nbufs; i++) {
 		k->frames[i].nb.next = &k->frame_free->nb;
 		k->frame_free = &k->frames[i];
