@@ -7,7 +7,7 @@
 #   tests/e2e/run.sh [--backend blanketd|kernel|blkback|blanketd-kshim] [--guest-script FILE]
 #                    [--guests N] [--dom0-script FILE] [--mtu N] [--net on|off|l0]
 #                    [--guest-append "ARGS"] [--backing direct|cached] [--disk file|l0]
-#                    [--timeout SEC] [--guest-timeout SEC] [--verbose]
+#                    [--l0-offloads on|off] [--timeout SEC] [--guest-timeout SEC] [--verbose]
 #
 # --backend kernel (alias blkback): xen-blkback, xen-netback and a Linux bridge xenbr0 in dom0.
 # --guests N: N guests at once (default 1; the default scenarios boot 2), each with 2 vCPUs, a disk
@@ -21,6 +21,10 @@
 # the guests' traffic leaves by (kshim:net0 for blanketd-kshim, which implies it; enslaved to
 # xenbr0 under dom0's virtio_net for kernel) and dom0's own, which has 10.0.0.1 (for bench.sh:
 # kshim against netback over dom0's virtio_net).
+# --l0-offloads on: the two L0 NICs are instead host TAPs with vnet headers on a host bridge, so
+# they offer what a cloud's virtio-net does (checksum offload, TSO, GUEST_TSO with mergeable RX
+# buffers) and frames cross L0 whole; off (default): the hub, which offers no offloads (software
+# GSO and checksums, and software GRO, in blanketd). Needs /dev/net/tun and CAP_NET_ADMIN.
 #
 # --backing: how the backend reaches the image files on dom0's /srv, the same for both backends so
 # that they compare like for like. direct (default): blanketd opens them O_DIRECT, blkback gets loop
@@ -56,7 +60,8 @@ guests=""
 dom0_script=""
 mtu=""
 net=on
-usage() { sed -n '2,37s/^# \{0,1\}//p' "$0"; exit 2; }
+l0_offloads=off
+usage() { sed -n '2,41s/^# \{0,1\}//p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --backend) backend=${2:?}; shift 2 ;;
@@ -68,6 +73,7 @@ while [ $# -gt 0 ]; do
     --net) net=${2:?}; shift 2 ;;
     --backing) backing=${2:?}; shift 2 ;;
     --disk) disk=${2:?}; shift 2 ;;
+    --l0-offloads) l0_offloads=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --guest-timeout) guest_timeout=${2:?}; shift 2 ;;
     -v | --verbose) verbose=1; shift ;;
@@ -99,6 +105,12 @@ l0) [ "$backend" != blanketd ] ||
 esac
 # blanketd-kshim's network always crosses L0.
 [ "$backend" != blanketd-kshim ] || [ "$net" != on ] || net=l0
+case "$l0_offloads" in
+off) ;;
+on) [ "$net" = l0 ] ||
+        { echo "run.sh: --l0-offloads is about the L0 NICs: use it with --net l0 or --backend blanketd-kshim" >&2; exit 2; } ;;
+*) echo "run.sh: --l0-offloads must be on or off" >&2; exit 2 ;;
+esac
 case "$guests" in
 "") ;;
 *[!0-9]* | 0*) echo "run.sh: --guests must be a number from 1" >&2; exit 2 ;;
@@ -260,10 +272,36 @@ mkfs.ext4 -q -F -L srv -E lazy_itable_init=0,lazy_journal_init=0 "$run/srv.img"
 l0_args=()
 # blanketd-kshim: two NICs on QEMU hub 0, so that packets really cross L0: the one blanketd drives
 # through kshim (modern-only, MSI-X) and dom0's own (virtio_net), which gets 10.0.0.1.
+# --l0-offloads on: each NIC a host TAP with vnet headers (QEMU then offers the offloads), the two
+# on a host bridge, both at the largest MTU so that the bridge never drops a jumbo or GSO frame.
+l0_taps=(blanket-l0k blanket-l0d)
+l0_bridge=blanket-l0br
+l0_net_down() {
+    for d in "${l0_taps[@]}" $l0_bridge; do ip link del "$d" 2>/dev/null || true; done
+}
+l0_net_up() {
+    l0_net_down
+    ip link add $l0_bridge type bridge &&
+        ip link set $l0_bridge addrgenmode none mtu 65521 &&
+        for t in "${l0_taps[@]}"; do
+            ip tuntap add dev "$t" mode tap vnet_hdr &&
+                ip link set "$t" addrgenmode none mtu 65521 master $l0_bridge up || return 1
+        done &&
+        ip link set $l0_bridge up
+}
 if [ "$net" = l0 ]; then
-    l0_args+=(-netdev "hubport,id=kshimnet,hubid=0"
-              -device "virtio-net-pci,netdev=kshimnet,disable-legacy=on,mac=52:54:00:12:34:07,addr=0x${kshim_net_pci##*:00:0}"
-              -netdev "hubport,id=dom0net,hubid=0"
+    if [ "$l0_offloads" = on ]; then
+        trap l0_net_down EXIT
+        l0_net_up 2>"$run/l0-net.err" || {
+            echo "run.sh: --l0-offloads on: cannot make host TAPs and a bridge ($(head -n1 "$run/l0-net.err")): run as root where /dev/net/tun exists, or use --l0-offloads off" >&2
+            exit 2
+        }
+        l0_args+=(-netdev "tap,id=kshimnet,ifname=${l0_taps[0]},script=no,downscript=no,vnet_hdr=on"
+                  -netdev "tap,id=dom0net,ifname=${l0_taps[1]},script=no,downscript=no,vnet_hdr=on")
+    else
+        l0_args+=(-netdev "hubport,id=kshimnet,hubid=0" -netdev "hubport,id=dom0net,hubid=0")
+    fi
+    l0_args+=(-device "virtio-net-pci,netdev=kshimnet,disable-legacy=on,mac=52:54:00:12:34:07,addr=0x${kshim_net_pci##*:00:0}"
               -device "virtio-net-pci,netdev=dom0net,mac=52:54:00:12:34:08,addr=0x${dom0_net_pci##*:00:0}")
 fi
 if [ "$disk" = l0 ]; then
@@ -275,7 +313,7 @@ fi
 stamp=$(date +%Y%m%d-%H%M%S)
 log=$cache/logs/$stamp-$backend.log
 ln -sfn "$(basename "$log")" "$cache/logs/last.log"
-echo "run.sh: backend $backend ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, $guests guest(s), net $net (mtu $mtu$([ $mode = default ] && echo ", phase 2 $mtu2")), guest-append '$guest_append'${dom0_script:+, dom0 script $dom0_script}"
+echo "run.sh: backend $backend ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, $guests guest(s), net $net$([ "$l0_offloads" = on ] && echo " with offloads") (mtu $mtu$([ $mode = default ] && echo ", phase 2 $mtu2")), guest-append '$guest_append'${dom0_script:+, dom0 script $dom0_script}"
 echo "run.sh: serial log: $log"
 
 # Only the interesting lines go to stdout: dom0's progress and results, the guest console, errors.
