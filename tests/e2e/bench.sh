@@ -18,6 +18,9 @@
 #   tap     blanketd's TAP uplink against the bridge, both in dom0 (run.sh --net on)
 #   l0      across L0 (run.sh --net l0): blanketd-kshim through the L0 virtio-net against the bridge
 #           leaving by dom0's own virtio_net; dom0's address on a second NIC on the same QEMU hub
+#           (no offloads: both sides segment and checksum in software)
+#   l0off   the same with L0 NICs that offer checksum offload and TSO, as clouds' do (run.sh
+#           --l0-offloads on: host TAPs with vnet headers): TSO frames cross L0 whole
 # Each network summary ends with blanketd's uplink costs: frames out, grant map calls (one per loop
 # pass for every guest's frames) and pages per call, bytes copied (frames small enough to go from the
 # header copy, and the headers software GSO writes).
@@ -30,7 +33,7 @@ rounds=${BENCH_ROUNDS:-1}
 secs=${BENCH_SECONDS:-15}
 backends="blanketd blkback"
 backings=${BENCH_BACKING-direct cached l0}
-nets=${BENCH_NET-tap l0}
+nets=${BENCH_NET-tap l0 l0off}
 out=$cache/bench
 mkdir -p "$out"
 results=$out/results-$(date +%Y%m%d-%H%M%S).txt
@@ -79,9 +82,12 @@ for r in $(seq 1 "$rounds"); do
     for k in $nets; do
         for b in $order; do
             be=$b net=on
-            [ "$k" != l0 ] || { net=l0; [ "$b" != blanketd ] || be=blanketd-kshim; }
+            l0off=off
+            case "$k" in
+            l0 | l0off) net=l0; [ "$b" != blanketd ] || be=blanketd-kshim; [ "$k" = l0 ] || l0off=on ;;
+            esac
             echo "bench: round $r/$rounds, network, $be, $k"
-            if ! "$here/run.sh" --backend "$be" --net "$net" --guests 2 --guest-script "$here/guest/bench-net.sh" \
+            if ! "$here/run.sh" --backend "$be" --net "$net" --l0-offloads $l0off --guests 2 --guest-script "$here/guest/bench-net.sh" \
                     --dom0-script "$here/dom0/bench-net.sh" --guest-append "e2e.bench_seconds=$secs" \
                     --timeout $((300 + 20 * secs)) | tee "$out/round$r-$b-net-$k.out"; then
                 echo "bench: round $r with $b (network, $k) FAILED (log: $cache/logs/last.log)"
@@ -159,10 +165,11 @@ for k in $backings; do
                 ops[u] ? copies[u] / ops[u] : 0
     }' "$results"
 done
-echo "(medians over rounds; ratio = blanketd/blkback IOPS)"
+[ -z "$backings" ] || echo "(medians over rounds; ratio = blanketd/blkback IOPS)"
 for k in $nets; do
     case $k in
     l0) echo "-- network across L0: blanketd = blanketd-kshim (L0 virtio-net through kshim), kernel = netback + bridge over dom0's virtio_net" ;;
+    l0off) echo "-- network across L0 NICs with offloads (TSO, csum): blanketd = blanketd-kshim, kernel = netback + bridge over dom0's virtio_net" ;;
     *) echo "-- network in dom0: blanketd = TAP uplink, kernel = netback + bridge" ;;
     esac
     awk -v k="$k" '
