@@ -319,9 +319,10 @@ static void up_deliver(struct sw_port *p, struct sw_buf *b)
 		}
 	/* A frame the header copy holds whole (a TCP ACK: netback's
 	 * XEN_NETBACK_TX_COPY_LEN case) needs no mapping, unless the uplink
-	 * reads only registered memory (kshim): a registration per frame
-	 * costs more than its share of the pass's mapping. */
-	if (b->len <= b->hdr_len && !up.u->ops->mem_register) {
+	 * reads only registered memory and does not copy frames that small
+	 * itself (tx_copy_max): a registration per frame would cost more
+	 * than its share of the pass's mapping. */
+	if (b->len <= b->hdr_len && (!up.u->ops->mem_register || b->len <= up.u->tx_copy_max)) {
 		send(b, NULL, 0, NULL);
 		return;
 	}

@@ -175,6 +175,11 @@ struct net_uplink {
 	 * frames with a partial checksum (IPv4, or IPv6 if ipv6).  An uplink
 	 * that coalesces received segments asks before it does. */
 	bool (*rx_gso_ok)(struct net_uplink *u, const uint8_t *dst, bool ipv6);
+	/* An uplink with mem_register reads only registered memory, except
+	 * frames of at most tx_copy_max bytes: those it copies during
+	 * tx_async, so they may come from anywhere (the owner's copy of a TCP
+	 * ACK, with no grant mapped or registered for it).  0: none. */
+	size_t tx_copy_max;
 	void *owner;
 	struct net_uplink_stats stats;
 };

@@ -10,7 +10,11 @@
  * pool, then the guest's pieces.  The guest's TX slots stay unanswered,
  * and its pages mapped, until the device returns the chain (tx_async /
  * tx_done, uplink.h).  A frame the device cannot take offloaded comes as
- * a copy instead (knet_tx_buffer).
+ * a copy instead (knet_tx_buffer).  A small frame (up to
+ * KNET_TX_INLINE_MAX bytes: TCP ACKs) is copied into its header slot,
+ * right after the virtio header, and sent from there: sw_uplink.c gives
+ * it from its own header copy (tx_copy_max), so no grant is mapped, no
+ * page registered, and the guest's slot is answered in the same pass.
  *
  * RX: a pool of page-sized dom0 buffers, registered once (writable), is
  * kept posted on the receive queue.  Each frame the device fills (one
@@ -278,9 +282,9 @@ static int negotiate(struct knet *k, const struct kshim_info *info, char *err, s
 static int pools(struct knet *k, char *err, size_t errlen)
 {
 	k->nslots = 2u * k->q[TXQ].size;
-	k->slot_size = HAS(k, VIRTIO_NET_F_CSUM) && HAS(k, VIRTIO_NET_F_HOST_TSO4) &&
-		       HAS(k, VIRTIO_NET_F_HOST_TSO6) ? HDR_SLOT : HDR_SLOT_SOFT;
-	k->hdrs_len = k->nslots * k->slot_size;
+	k->tx_soft = !(HAS(k, VIRTIO_NET_F_CSUM) && HAS(k, VIRTIO_NET_F_HOST_TSO4) &&
+		       HAS(k, VIRTIO_NET_F_HOST_TSO6));
+	k->hdrs_len = k->nslots * HDR_SLOT;
 	k->nbufs = k->q[RXQ].size;
 	k->bufs_len = (size_t)k->nbufs * KNET_BUF;
 	k->slot = calloc(k->nslots, sizeof(*k->slot));
@@ -301,7 +305,7 @@ static int pools(struct knet *k, char *err, size_t errlen)
 	}
 	/* Software segmentation takes frames as copies (knet_tx_buffer); chains name
 	 * them through the long-lived map like any registered memory. */
-	if (k->slot_size == HDR_SLOT_SOFT) {
+	if (k->tx_soft) {
 		k->copies_len = (size_t)COPY_BUFS * COPY_BUF_SIZE;
 		k->copies = kshim_pool(k->fd, &k->copies_len, false, &k->copies_region);
 		if (!k->copies || kmap_add(&k->map, (uintptr_t)k->copies, k->copies_len,
@@ -336,6 +340,7 @@ struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
 	}
 	k->u.ops = &kn_ops;
 	k->u.kind = "kshim-net";
+	k->u.tx_copy_max = KNET_TX_INLINE_MAX;
 	snprintf(k->u.name, sizeof(k->u.name), "%s", name);
 	snprintf(k->pci, sizeof(k->pci), "%s", pci);
 	k->loop = loop;
@@ -361,7 +366,7 @@ struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
 		 k->mac[4], k->mac[5], k->q[RXQ].size, k->q[TXQ].size, k->features,
 		 k->mrg ? ", mergeable RX buffers" : "", HAS(k, VIRTIO_NET_F_CSUM) ? ", TX offloads" : "",
 		 HAS(k, VIRTIO_NET_F_GUEST_CSUM) ? ", RX offloads" : "");
-	if (k->slot_size == HDR_SLOT_SOFT)
+	if (k->tx_soft)
 		log_info("kshim-net %s: the device lacks %s: guests' partial checksums and TSO "
 			 "frames are copied, completed and segmented in software", name,
 			 HAS(k, VIRTIO_NET_F_CSUM) ? "TSO" : "checksum offload and TSO");

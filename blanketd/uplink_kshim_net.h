@@ -24,14 +24,18 @@
 
 #define RXQ 0                        /* receiveq1 */
 #define TXQ 1                        /* transmitq1 */
-#define HDR_SLOT 16u                 /* bytes per TX header in the pool */
-/* ... when packets carry their headers there too (sw_gso): 256-byte
- * slots never cross a page, so each piece of a slot is one descriptor. */
-#define HDR_SLOT_SOFT 256u
+/* Bytes per TX header slot: the virtio header, then whatever of the
+ * packet is written there (sw_gso's headers, or a whole small frame).
+ * 256-byte slots never cross a page, so each piece of a slot is one
+ * descriptor. */
+#define HDR_SLOT 256u
+/* A frame this small is copied into its slot (knet_tx_async) and sent
+ * from there: no registration, and its memory is free at once. */
+#define KNET_TX_INLINE_MAX (HDR_SLOT - KNET_HDR_LEN)
 /* The packet's headers right after the virtio header: kshim merges the two
  * into one descriptor (VERSION_1 lets a frame be laid out any way). */
 #define SOFT_PKT_OFF KNET_HDR_LEN
-_Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT_SOFT, "header slot too small");
+_Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT, "header slot too small");
 #define TX_BACKLOG 1024u             /* frames waiting for the device at most */
 /* Software-GSO frames copied into dom0 (see uplink_kshim_net.c's top):
  * buffers of a whole frame each (netif's 64 KiB plus an Ethernet header,
@@ -56,6 +60,8 @@ struct ktx {
 	int res;                         /* what tx_done will say */
 	int bad;                         /* a chain cannot be built: drop at the head */
 	bool soft;                       /* offload done here: sw, iov */
+	bool inl;                        /* a small frame, copied into inl_data */
+	uint8_t inl_data[KNET_TX_INLINE_MAX];
 	unsigned niov;
 	struct iovec iov[KNET_TX_MAX_IOV]; /* the caller's array is gone after tx_async */
 	struct sw_gso sw;
@@ -85,7 +91,8 @@ struct knet {
 	struct kmap map;                 /* long-lived registrations (mem_register) */
 	/* TX */
 	uint8_t *hdrs;                   /* header slots, registered read-only */
-	size_t hdrs_len, slot_size;
+	size_t hdrs_len;
+	bool tx_soft;                    /* no CSUM/HOST_TSO4/6: sw_gso's job */
 	uint32_t hdrs_region;
 	struct ktx **slot;               /* [nslots]: the frame using header slot i */
 	uint16_t *slot_free;             /* stack of free slot numbers */

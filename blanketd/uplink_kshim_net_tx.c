@@ -86,6 +86,7 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 {
 	struct knet *k = to_k(u);
 	int copy = copy_index(k, iov, n);
+	struct iovec inl;
 	struct ktx *t;
 	int rc;
 
@@ -99,6 +100,22 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	t->copy = copy;
 	for (unsigned i = 0; i < n; i++)
 		t->len += iov[i].iov_len;
+	/* A small frame (a TCP ACK) is copied into its header slot at KICK
+	 * time: no registration for it, and the caller's memory (its own copy,
+	 * or a guest's mapped page) is free again now.  Sending our copy also
+	 * means the guest cannot change the bytes after any checks. */
+	if (copy < 0 && t->len <= KNET_TX_INLINE_MAX) {
+		size_t at = 0;
+
+		for (unsigned i = 0; i < n; i++) {
+			memcpy(t->inl_data + at, iov[i].iov_base, iov[i].iov_len);
+			at += iov[i].iov_len;
+		}
+		t->inl = true;
+		inl = (struct iovec){ .iov_base = t->inl_data, .iov_len = t->len };
+		iov = &inl;
+		n = 1;
+	}
 	rc = knet_tx_hdr(m, k->features, &t->hdr);
 	t->nchains = 1;
 	if (rc == -EOPNOTSUPP) {
@@ -112,12 +129,14 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	}
 	t->niov = n;
 	memcpy(t->iov, iov, n * sizeof(*iov));
-	if (rc == 0) {
+	if (t->inl)
+		rc = rc < 0 ? rc : 1;   /* nothing to register; one data segment */
+	else if (rc == 0) {
 		rc = knet_tx_spans(&k->map, t->iov, t->niov, t->span, KNET_TX_MAX_SPANS);
 		t->nspan = 0;
 	}
 	/* The pages no long-lived registration covers: this frame's own. */
-	for (int i = 0; i < rc; i++) {
+	for (int i = 0; !t->inl && i < rc; i++) {
 		if (kshim_reg(k->fd, t->span[i].addr, t->span[i].len, false, &t->span[i].region) < 0) {
 			log_debug("kshim-net %s: registering a frame's pages: %s", u->name,
 				  strerror(errno));
@@ -129,7 +148,7 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	}
 	/* A soft frame's chains are built later from the same spans: this
 	 * checks now that every page is covered. */
-	if (rc >= 0) {
+	if (rc >= 0 && !t->inl) {
 		rc = knet_tx_segs(&k->map, t->span, t->nspan, t->iov, t->niov, t->seg,
 				  KNET_TX_MAX_SEGS);
 		t->nseg = rc > 0 ? (unsigned)rc : 0;
@@ -153,16 +172,55 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	return 0;
 }
 
+/* Chain c of a small frame: the virtio header, then the packet itself
+ * (the frame, or sw_gso's packet c of it: headers and payload) in the
+ * same slot, one descriptor in all once kshim merges the two. */
+static int chain_inline(struct knet *k, struct ktx *t, unsigned c, unsigned s,
+			struct kshim_seg *seg, unsigned room)
+{
+	uint8_t *slot = k->hdrs + (size_t)s * HDR_SLOT, *pkt = slot + KNET_HDR_LEN;
+	struct iovec piece[KNET_TX_MAX_IOV];
+	size_t len;
+	int np;
+
+	if (room < 1)
+		return -E2BIG;
+	if (!t->soft) {
+		memcpy(slot, &t->hdr, KNET_HDR_LEN);
+		memcpy(pkt, t->inl_data, t->len);
+		len = t->len;
+	} else {
+		np = sw_gso_segment(&t->sw, c, t->iov, t->niov, pkt, piece, KNET_TX_MAX_IOV);
+		if (np < 0)
+			return np;
+		len = t->sw.hlen;
+		/* each packet is at most the frame: it fits where the frame did */
+		for (int i = 0; i < np; i++) {
+			if (len + piece[i].iov_len > KNET_TX_INLINE_MAX)
+				return -EIO;
+			memmove(pkt + len, piece[i].iov_base, piece[i].iov_len);
+			len += piece[i].iov_len;
+		}
+		memset(slot, 0, KNET_HDR_LEN);
+	}
+	seg[0] = (struct kshim_seg){ .region = k->hdrs_region,
+				     .offset = (uint64_t)s * HDR_SLOT + KNET_HDR_LEN,
+				     .len = (uint32_t)len };
+	return 1;
+}
+
 /* Chain c of frame t into slot s and the area from seg[nseg] on: the
  * number of data segments after the header, or -errno (-E2BIG: not within
  * room). */
 static int chain_build(struct knet *k, struct ktx *t, unsigned c, unsigned s,
 		       struct kshim_seg *seg, unsigned room)
 {
-	uint8_t *slot = k->hdrs + (size_t)s * k->slot_size;
+	uint8_t *slot = k->hdrs + (size_t)s * HDR_SLOT;
 	struct iovec piece[KNET_TX_MAX_IOV];
 	int np;
 
+	if (t->inl)
+		return chain_inline(k, t, c, s, seg, room);
 	if (!t->soft) {
 		if (t->nseg > room)
 			return -E2BIG;
@@ -183,7 +241,7 @@ static int chain_build(struct knet *k, struct ktx *t, unsigned c, unsigned s,
 	if (np < 0)
 		return np;
 	seg[0] = (struct kshim_seg){ .region = k->hdrs_region,
-				     .offset = (uint64_t)s * k->slot_size + SOFT_PKT_OFF,
+				     .offset = (uint64_t)s * HDR_SLOT + SOFT_PKT_OFF,
 				     .len = t->sw.hlen };
 	np++;
 	memset(slot, 0, KNET_HDR_LEN);
@@ -208,7 +266,7 @@ static unsigned tx_build(struct knet *k, unsigned *nslot)
 				goto out;
 			s = k->slot_free[k->nslot_free - 1];
 			q->seg[nseg] = (struct kshim_seg){
-				.region = k->hdrs_region, .offset = (uint64_t)s * k->slot_size,
+				.region = k->hdrs_region, .offset = (uint64_t)s * HDR_SLOT,
 				.len = KNET_HDR_LEN };
 			np = chain_build(k, t, c, s, &q->seg[nseg + 1], q->size - nseg - 1);
 			if (np == -E2BIG && nseg)

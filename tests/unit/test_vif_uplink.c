@@ -258,8 +258,9 @@ static void test_uplink_batch_map(void **state)
 
 /* A frame no longer than the header copy (a TCP ACK) reaches an uplink
  * that needs no registration unmapped, from a copy of that copy, and its
- * slot is answered at once; one that needs registering (kshim) gets it
- * mapped with the pass's other frames. */
+ * slot is answered at once; one that needs registering gets it mapped
+ * with the pass's other frames, unless it copies frames that small itself
+ * (kshim-net: tx_copy_max). */
 static void test_uplink_small_frame(void **state)
 {
 	static const struct net_uplink_ops reg_ops = {
@@ -300,6 +301,32 @@ static void test_uplink_small_frame(void **state)
 	au_complete_all();
 	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
 	assert_int_equal(AU.regs, 0);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+	/* Registration, but the uplink copies frames that small itself
+	 * (tx_copy_max, kshim-net): from the header copy again, answered at
+	 * once, nothing mapped or registered; one byte over, mapped. */
+	sw_uplink_detach(vif_switch());
+	au_attach();
+	AU.u.ops = &reg_ops;
+	AU.u.tx_copy_max = 60;
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, 60, 1, 3, want);
+	tx_push(&f, 0);
+	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 60);
+	assert_memory_equal(AU.last, want, 60);
+	assert_int_equal(AU.regs, 0);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	au_complete_all();
+	tx_frame(&f, 0, OUT_MAC, f.mac, 61, 1, 4, want);
+	tx_push(&f, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.regs, 1);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	au_complete_all();
+	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 }
 
