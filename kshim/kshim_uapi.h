@@ -163,7 +163,8 @@ struct kshim_reg_mem {
  * KSHIM_IOC_SET_FEATURES takes the bits to accept, a subset of the offered ones. It must
  * include VIRTIO_F_VERSION_1 (32), and VIRTIO_F_ACCESS_PLATFORM (33) when offered. Besides
  * device-specific bits (0-23, 50-63) only these transport bits are accepted: INDIRECT_DESC (28,
- * harmless: kshim never makes indirect descriptors), EVENT_IDX (29, implemented by kshim; it
+ * implemented by kshim: a chain of 2 to KSHIM_INDIRECT_MAX descriptors then takes one ring slot,
+ * see KSHIM_IOC_KICK), EVENT_IDX (29, implemented by kshim; it
  * saves notifications and interrupts, so take it when offered), VERSION_1, ACCESS_PLATFORM,
  * ORDER_PLATFORM (36), SR_IOV (37). Others (packed ring, in-order, notification data, ...)
  * change the ring protocol kshim implements and get EINVAL. EIO: the device did not keep
