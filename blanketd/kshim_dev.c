@@ -330,6 +330,27 @@ int kshim_reg(int fd, uintptr_t addr, size_t len, bool writable, uint32_t *id)
 	return 0;
 }
 
+int kshim_map_grants(int fd, unsigned n, const uint32_t *domids, const uint32_t *refs,
+		     uint32_t *id)
+{
+	struct kshim_grant *g = malloc((size_t)n * sizeof(*g));
+	struct kshim_map_grants mg = { .grants = (uintptr_t)g, .count = n };
+	int rc, e;
+
+	if (!g)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		g[i] = (struct kshim_grant){ .ref = refs[i], .domid = (uint16_t)domids[i] };
+	rc = ioctl(fd, KSHIM_IOC_MAP_GRANTS, &mg);
+	e = errno;
+	free(g);
+	errno = e;
+	if (rc < 0)
+		return -1;
+	*id = mg.id;
+	return 0;
+}
+
 void *kshim_pool(int fd, size_t *len, bool writable, uint32_t *id)
 {
 	void *p;

@@ -58,6 +58,11 @@ void kshim_q_ack(struct kshim_q *q, const char *name);
 /* Pin and DMA-map [addr, addr + len) (page-aligned); the region id, or -1
  * with errno. */
 int kshim_reg(int fd, uintptr_t addr, size_t len, bool writable, uint32_t *id);
+/* Map n grants (page i: domids[i], refs[i]) for the device alone
+ * (KSHIM_IOC_MAP_GRANTS); the region id, or -1 with errno (EACCES: Xen
+ * refused one of them, none mapped; ENODEV: not a Xen PV domain). */
+int kshim_map_grants(int fd, unsigned n, const uint32_t *domids, const uint32_t *refs,
+		     uint32_t *id);
 /* Anonymous dom0 memory of len bytes (rounded up to pages), registered:
  * request headers, receive buffers.  NULL with errno. */
 void *kshim_pool(int fd, size_t *len, bool writable, uint32_t *id);

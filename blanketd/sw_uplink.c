@@ -39,6 +39,7 @@ struct up_map {
 	void *addr;
 	uint32_t pages;
 	bool registered;          /* with the uplink (mem_register) */
+	bool by_uplink;           /* mapped by the uplink itself (tx_map) */
 	unsigned busy;            /* frames the uplink has not finished */
 	unsigned nframes;
 	struct sw_buf *frame[];   /* NULL once the sender took it back */
@@ -84,9 +85,14 @@ static void map_done(struct up_map *m)
 {
 	if (--m->busy)
 		return;
-	if (m->registered)
-		up.u->ops->mem_unregister(up.u, m->addr, (size_t)m->pages * NETIF_PAGE_SIZE);
-	bl_gnt_unmap(vif_ctx.xen, m->addr, m->pages);
+	if (m->by_uplink) {
+		up.u->ops->tx_unmap(up.u, m->addr, m->pages);
+	} else {
+		if (m->registered)
+			up.u->ops->mem_unregister(up.u, m->addr,
+						  (size_t)m->pages * NETIF_PAGE_SIZE);
+		bl_gnt_unmap(vif_ctx.xen, m->addr, m->pages);
+	}
 	for (unsigned i = 0; i < m->nframes; i++)
 		if (m->frame[i])
 			sw_buf_put(m->frame[i]);
@@ -257,7 +263,14 @@ static bool map_send(struct sw_buf **frames, unsigned n)
 	if (!m)
 		abort();
 	up.u->stats.tx_maps++;
-	m->addr = bl_gnt_map_refs(vif_ctx.xen, pages, up.domids, up.refs, false);
+	/* The uplink's own mapping when it has one (no VMA of ours, nothing to
+	 * register); failing that (or a grant refused: the gntdev map below
+	 * fails too, and the caller takes the frames one by one), ours. */
+	m->addr = up.u->ops->tx_map ? up.u->ops->tx_map(up.u, pages, up.domids, up.refs) : NULL;
+	m->by_uplink = m->addr != NULL;
+	up.u->stats.tx_uplink_maps += m->by_uplink;
+	if (!m->addr)
+		m->addr = bl_gnt_map_refs(vif_ctx.xen, pages, up.domids, up.refs, false);
 	if (!m->addr) {
 		free(m);
 		return false;
@@ -265,7 +278,7 @@ static bool map_send(struct sw_buf **frames, unsigned n)
 	up.u->stats.tx_map_pages += pages;
 	m->pages = pages;
 	m->nframes = n;
-	m->registered = up.u->ops->mem_register &&
+	m->registered = !m->by_uplink && up.u->ops->mem_register &&
 			!up.u->ops->mem_register(up.u, m->addr, (size_t)pages * NETIF_PAGE_SIZE);
 	m->busy = 1;            /* ours, while sending */
 	pages = 0;

@@ -133,6 +133,7 @@ struct net_uplink_stats {
 	uint64_t rx_gro_frames, rx_gro_segs;
 	/* the switch side: guests' TX pages mapped for this uplink */
 	uint64_t tx_maps, tx_map_pages; /* map calls (one per loop pass), pages */
+	uint64_t tx_uplink_maps;        /* of those calls, the uplink's own (tx_map) */
 	/* kshim-net: the costs of the data path */
 	uint64_t copies;         /* frame bytes copied by the uplink (0: zero-copy) */
 	uint64_t registrations;  /* per-frame memory registrations (TX pages) */
@@ -161,6 +162,17 @@ struct net_uplink_ops {
 	 * TX mappings), registered once instead of per frame. */
 	int (*mem_register)(struct net_uplink *u, void *addr, size_t len);
 	void (*mem_unregister)(struct net_uplink *u, void *addr, size_t len);
+	/* Optional: map n guest pages (page i granted by domids[i] as refs[i])
+	 * for the uplink's own use, instead of the owner mapping and
+	 * registering them (kshim: for the device's DMA only, no CPU mapping).
+	 * The result names n pages for the frames' iovecs (page i at i * 4096),
+	 * which nothing may read or write: only frames the uplink sends as
+	 * they are go there.  NULL (errno) if the uplink cannot now or a grant
+	 * was refused: the owner maps them itself.  tx_unmap, once the uplink
+	 * is done with every frame in it. */
+	void *(*tx_map)(struct net_uplink *u, unsigned n, const uint32_t *domids,
+			const uint32_t *refs);
+	void (*tx_unmap)(struct net_uplink *u, void *addr, unsigned n);
 };
 
 struct net_uplink {

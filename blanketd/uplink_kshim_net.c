@@ -3,11 +3,12 @@
  * driven through kshim (`[vif] uplink = kshim:NAME`).
  *
  * TX, zero-copy when the device takes the frame's offloads: its bytes are
- * the sending guest's granted pages, mapped by sw_uplink.c with the pass's
- * other frames and registered with kshim once per pass (mem_register; a
- * page outside it is registered for the frame alone), and the frame
- * becomes one chain: a 12-byte virtio_net_hdr_v1 from a registered dom0
- * pool, then the guest's pieces.  The guest's TX slots stay unanswered,
+ * the sending guest's granted pages, which kshim maps for the device alone
+ * with the pass's other frames, one ioctl (tx_map: KSHIM_IOC_MAP_GRANTS;
+ * without it, sw_uplink.c maps them through gntdev and registers the
+ * mapping once per pass, mem_register), and the frame becomes one chain: a
+ * 12-byte virtio_net_hdr_v1 from a registered dom0 pool, then the guest's
+ * pieces.  The guest's TX slots stay unanswered,
  * and its pages mapped, until the device returns the chain (tx_async /
  * tx_done, uplink.h).  A frame the device cannot take offloaded comes as
  * a copy instead (knet_tx_buffer).  A small frame (up to
@@ -170,6 +171,81 @@ static void kn_mem_unregister(struct net_uplink *u, void *addr, size_t len)
 	u->stats.mem_regions--;
 }
 
+/* tx_map: the guests' pages of a pass mapped by kshim for the device alone
+ * (KSHIM_IOC_MAP_GRANTS), one ioctl each way: no gntdev VMA, PTEs, pin,
+ * TLB flush or registration of ours.  Not for a device without the TX
+ * offloads, whose frames sw_gso reads.  The region gets addresses in the
+ * arena so that chains name it through k->map like any other. */
+static int arena_alloc(struct knet *k, unsigned n)
+{
+	for (unsigned tried = 0, run = 0, at = k->arena_next; tried < ARENA_PAGES + n; tried++) {
+		unsigned p = (k->arena_next + tried) % ARENA_PAGES;
+
+		if (p == 0)
+			run = 0;        /* a range does not wrap */
+		if (k->arena_used[p / 64] >> (p % 64) & 1) {
+			run = 0;
+			continue;
+		}
+		if (run++ == 0)
+			at = p;
+		if (run == n) {
+			for (unsigned i = at; i < at + n; i++)
+				k->arena_used[i / 64] |= 1ull << (i % 64);
+			k->arena_next = (at + n) % ARENA_PAGES;
+			return (int)at;
+		}
+	}
+	return -1;
+}
+
+static void arena_free(struct knet *k, unsigned at, unsigned n)
+{
+	for (unsigned i = at; i < at + n; i++)
+		k->arena_used[i / 64] &= ~(1ull << (i % 64));
+}
+
+static void *kn_tx_map(struct net_uplink *u, unsigned n, const uint32_t *domids,
+		       const uint32_t *refs)
+{
+	struct knet *k = to_k(u);
+	uint32_t id;
+	uint8_t *addr;
+	int at;
+
+	if (k->dead || k->tx_soft || !k->arena || n > KSHIM_GRANTS_MAX ||
+	    (at = arena_alloc(k, n)) < 0)
+		return NULL;
+	addr = k->arena + (size_t)at * 4096u;
+	if (kshim_map_grants(k->fd, n, domids, refs, &id) < 0) {
+		/* ENODEV (not a PV dom0): gntdev from now on */
+		if (errno == ENODEV) {
+			log_info("kshim-net %s: kshim cannot map grants here; mapping them "
+				 "through gntdev", u->name);
+			munmap(k->arena, (size_t)ARENA_PAGES * 4096u);
+			k->arena = NULL;
+		}
+		arena_free(k, (unsigned)at, n);
+		return NULL;
+	}
+	if (kmap_add(&k->map, (uintptr_t)addr, (size_t)n * 4096u, id, false) < 0) {
+		ioctl(k->fd, KSHIM_IOC_UNREG_MEM, &id);
+		arena_free(k, (unsigned)at, n);
+		return NULL;
+	}
+	u->stats.mem_regions++;
+	return addr;
+}
+
+static void kn_tx_unmap(struct net_uplink *u, void *addr, unsigned n)
+{
+	struct knet *k = to_k(u);
+
+	kn_mem_unregister(u, addr, (size_t)n * 4096u);
+	if (k->arena)
+		arena_free(k, (unsigned)(((uint8_t *)addr - k->arena) / 4096u), n);
+}
+
 /* --- opening and closing --------------------------------------------------------------------- */
 
 static void kn_free(struct knet *k)
@@ -182,6 +258,8 @@ static void kn_free(struct knet *k)
 		munmap(k->bufs, k->bufs_len);
 	if (k->copies)
 		munmap(k->copies, k->copies_len);
+	if (k->arena)
+		munmap(k->arena, (size_t)ARENA_PAGES * 4096u);
 	if (k->map.bucket)
 		kmap_destroy(&k->map);
 	free(k->slot);
@@ -210,6 +288,8 @@ static const struct net_uplink_ops kn_ops = {
 	.tx_buffer_put = knet_tx_buffer_put,
 	.mem_register = kn_mem_register,
 	.mem_unregister = kn_mem_unregister,
+	.tx_map = kn_tx_map,
+	.tx_unmap = kn_tx_unmap,
 };
 
 #define HAS(k, f) (((k)->features >> (f)) & 1)
@@ -302,6 +382,14 @@ static int pools(struct knet *k, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: registering %zu bytes of buffers: %s (RLIMIT_MEMLOCK?)",
 			 k->pci, k->hdrs ? k->bufs_len : k->hdrs_len, strerror(errno));
 		return -1;
+	}
+	/* With the offloads, guests' frames go from pages kshim maps (tx_map);
+	 * without the reservation, from gntdev mappings as before. */
+	if (!k->tx_soft) {
+		k->arena = mmap(NULL, (size_t)ARENA_PAGES * 4096u, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (k->arena == MAP_FAILED)
+			k->arena = NULL;
 	}
 	/* Software segmentation takes frames as copies (knet_tx_buffer); chains name
 	 * them through the long-lived map like any registered memory. */

@@ -40,6 +40,9 @@ _Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT, "header slot too small
 /* Software-GSO frames copied into dom0 (see uplink_kshim_net.c's top):
  * buffers of a whole frame each (netif's 64 KiB plus an Ethernet header,
  * page-rounded). */
+/* Addresses for guests' pages kshim maps for the device (tx_map): a
+ * reservation nothing maps, ARENA_PAGES pages, handed out by a bitmap. */
+#define ARENA_PAGES 32768u
 #define COPY_BUFS 32u
 #define COPY_BUF_SIZE (NET_UPLINK_COPY_PAGES * 4096u)
 
@@ -89,6 +92,9 @@ struct knet {
 	bool collect[2];                 /* the interrupt fired */
 	struct uring_pass_hook pass;
 	struct kmap map;                 /* long-lived registrations (mem_register) */
+	uint8_t *arena;                  /* tx_map's addresses (PROT_NONE), or NULL */
+	uint64_t arena_used[ARENA_PAGES / 64];
+	unsigned arena_next;             /* where the next search starts */
 	/* TX */
 	uint8_t *hdrs;                   /* header slots, registered read-only */
 	size_t hdrs_len;
@@ -125,6 +131,13 @@ struct knet {
 	uint32_t gro_next;               /* the sequence number that follows */
 	bool gro_psh, gro_ended;
 };
+
+/* Is p one of tx_map's addresses (a guest page only the device reads)? */
+static inline bool knet_in_arena(const struct knet *k, const void *p)
+{
+	return k->arena && (const uint8_t *)p >= k->arena &&
+	       (const uint8_t *)p < k->arena + (size_t)ARENA_PAGES * 4096u;
+}
 
 static inline struct knet *to_k(struct net_uplink *u)
 {

@@ -104,7 +104,7 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	 * time: no registration for it, and the caller's memory (its own copy,
 	 * or a guest's mapped page) is free again now.  Sending our copy also
 	 * means the guest cannot change the bytes after any checks. */
-	if (copy < 0 && t->len <= KNET_TX_INLINE_MAX) {
+	if (copy < 0 && t->len <= KNET_TX_INLINE_MAX && !knet_in_arena(k, iov[0].iov_base)) {
 		size_t at = 0;
 
 		for (unsigned i = 0; i < n; i++) {
@@ -118,6 +118,10 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	}
 	rc = knet_tx_hdr(m, k->features, &t->hdr);
 	t->nchains = 1;
+	/* Pages kshim mapped for the device alone cannot be read here (tx_map
+	 * is off without the offloads; this only keeps it that way). */
+	if (rc == -EOPNOTSUPP && knet_in_arena(k, iov[0].iov_base))
+		rc = -EINVAL;
 	if (rc == -EOPNOTSUPP) {
 		/* The device lacks the offload: done here, packet by packet. */
 		rc = sw_gso_prepare(&t->sw, iov, n, m);

@@ -96,10 +96,10 @@ static void render_json(FILE *f, bool list_only)
 			",\"tx_bytes\":%" PRIu64 ",\"tx_errors\":%" PRIu64 ",\"rx_packets\":%" PRIu64
 			",\"rx_bytes\":%" PRIu64 ",\"rx_errors\":%" PRIu64 ",\"rx_pool_empty\":%" PRIu64
 			",\"tx_grant_maps\":%" PRIu64 ",\"tx_pages_mapped\":%" PRIu64
-			",\"copies\":%" PRIu64,
+			",\"tx_uplink_maps\":%" PRIu64 ",\"copies\":%" PRIu64,
 			sw_uplink()->kind, sw_uplink()->name, u->tx_pkts, u->tx_bytes, u->tx_errors,
 			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty, u->tx_maps,
-			u->tx_map_pages, u->copies);
+			u->tx_map_pages, u->tx_uplink_maps, u->copies);
 		/* A device uplink's costs: copies (0: zero-copy), per-frame and
 		 * long-lived registrations, KICKs. */
 		if (sw_uplink()->ops->mem_register)
@@ -162,7 +162,8 @@ static void render_text(FILE *f, bool list_only)
 			sw_uplink()->kind, sw_uplink()->name, u->tx_pkts, u->tx_bytes, u->tx_errors,
 			u->rx_pkts, u->rx_bytes, u->rx_errors, u->rx_pool_empty);
 		fprintf(f, "  guests' frames mapped: %" PRIu64 " pages in %" PRIu64
-			" calls  bytes copied %" PRIu64 "\n", u->tx_map_pages, u->tx_maps, u->copies);
+			" calls (%" PRIu64 " by the uplink itself)  bytes copied %" PRIu64 "\n",
+			u->tx_map_pages, u->tx_maps, u->tx_uplink_maps, u->copies);
 		if (sw_uplink()->ops->mem_register)
 			fprintf(f, "  registrations %" PRIu64 " (long-lived %" PRIu64 ")  kicks %"
 				PRIu64 "  tx in flight %" PRIu64 "  rx coalesced %" PRIu64

@@ -24,6 +24,7 @@ struct kshim_region {
 	struct page **pages;
 	dma_addr_t *dma;
 	struct mm_struct *mm;		/* whose RLIMIT_MEMLOCK accounting we charged */
+	u32 *grant_handle;		/* MAP_GRANTS: Xen's handle per page; NULL for REG_MEM */
 };
 
 /* Kernel-private state of one descriptor. The device-visible table is never read back. */
@@ -106,6 +107,7 @@ void kshim_queue_free(struct kshim_queue *q);
 
 /* kshim_mem.c */
 int kshim_mem_reg(struct kshim_dev *kd, struct kshim_reg_mem *rm);
+int kshim_mem_map_grants(struct kshim_dev *kd, struct kshim_map_grants *mg);
 int kshim_mem_unreg(struct kshim_dev *kd, u32 id);
 void kshim_mem_release_all(struct kshim_dev *kd);
 

@@ -196,6 +196,7 @@ static long kshim_ioctl_locked(struct kshim_dev *kd, unsigned int cmd, void __us
 		struct kshim_config_read cr;
 		struct kshim_queue_setup qs;
 		struct kshim_reg_mem rm;
+		struct kshim_map_grants mg;
 		struct kshim_kick k;
 		u64 features;
 		u32 id;
@@ -236,6 +237,14 @@ static long kshim_ioctl_locked(struct kshim_dev *kd, unsigned int cmd, void __us
 		/* a region the caller cannot learn the id of would stay pinned until close */
 		if (!ret && copy_to_user(uarg, &u.rm, sizeof(u.rm))) {
 			kshim_mem_unreg(kd, u.rm.id);
+			return -EFAULT;
+		}
+		return ret;
+	case KSHIM_IOC_MAP_GRANTS:
+		ret = kshim_mem_map_grants(kd, &u.mg);
+		/* as REG_MEM: a region whose id the caller cannot learn would stay mapped */
+		if (!ret && copy_to_user(uarg, &u.mg, sizeof(u.mg))) {
+			kshim_mem_unreg(kd, u.mg.id);
 			return -EFAULT;
 		}
 		return ret;

@@ -14,11 +14,20 @@
  * Each page is mapped with dma_map_page() on its own. Under Xen PV the DMA API (swiotlb-xen)
  * turns the page's pseudo-physical frame into the machine frame, including the foreign frame
  * of a grant mapping, so the device gets addresses valid on the real bus.
+ *
+ * Grants can also be mapped here directly, for the device alone (MAP_GRANTS): Xen's
+ * GNTMAP_device_map takes the granting domain's page reference and returns its machine
+ * address, which the descriptors use as is (a PV dom0 has no IOMMU between the device and
+ * machine memory). Nothing of ours maps the page: there is no PTE, pin or DMA API state to undo,
+ * only the grant handle, unmapped with the same hypercall in the other direction.
  */
 #include <linux/dma-mapping.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <xen/xen.h>
+#include <xen/interface/grant_table.h>
+#include <asm/xen/hypercall.h>
 
 #include "kshim.h"
 
@@ -27,12 +36,42 @@ static enum dma_data_direction kshim_region_dir(const struct kshim_region *r)
 	return r->writable ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
 }
 
+/* Undoes Xen's device mappings of grants [0, n) of r, a few per hypercall from the stack (this
+ * runs on release paths, where an allocation must not fail). If Xen refused one, the page stays
+ * referenced by Xen for us: leaked, rather than handed back while the device might use it. */
+static void kshim_grants_unmap(struct kshim_region *r, unsigned long n)
+{
+	struct gnttab_unmap_grant_ref ops[16];
+	unsigned long i, j, k;
+	bool ok = true;
+
+	for (i = 0; i < n; i += k) {
+		k = min_t(unsigned long, n - i, ARRAY_SIZE(ops));
+		for (j = 0; j < k; j++)
+			ops[j] = (struct gnttab_unmap_grant_ref){ .host_addr = 0,
+				.dev_bus_addr = r->dma[i + j], .handle = r->grant_handle[i + j] };
+		if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, ops, k))
+			ok = false;
+		for (j = 0; j < k; j++)
+			ok &= ops[j].status == GNTST_okay;
+	}
+	if (!ok)
+		pr_err("kshim: Xen refused to unmap a grant mapped for DMA\n");
+}
+
 /* Unmaps the first `mapped` pages, unpins the first `pinned`, and frees r. */
 static void kshim_region_free(struct kshim_dev *kd, struct kshim_region *r,
 			      unsigned long mapped, unsigned long pinned)
 {
 	unsigned long i;
 
+	if (r->grant_handle) {
+		kshim_grants_unmap(r, mapped);
+		kvfree(r->grant_handle);
+		kvfree(r->dma);
+		kfree(r);
+		return;
+	}
 	for (i = 0; i < mapped; i++)
 		dma_unmap_page(kshim_dma_dev(kd), r->dma[i], PAGE_SIZE, kshim_region_dir(r));
 	/* The device may have written to a writable region: dirty the pages as direct I/O does. */
@@ -103,6 +142,78 @@ int kshim_mem_reg(struct kshim_dev *kd, struct kshim_reg_mem *rm)
 
 fail:
 	kshim_region_free(kd, r, mapped, pinned);
+	return ret;
+}
+
+int kshim_mem_map_grants(struct kshim_dev *kd, struct kshim_map_grants *mg)
+{
+	struct gnttab_map_grant_ref *ops = NULL;
+	struct kshim_grant *g = NULL;
+	unsigned long mapped = 0, i;
+	struct kshim_region *r;
+	bool bad = false;
+	int ret;
+
+	if (!xen_pv_domain())
+		return -ENODEV;
+	if (!mg->count || mg->count > KSHIM_GRANTS_MAX || (mg->flags & ~KSHIM_MEM_WRITABLE) ||
+	    mg->pad)
+		return -EINVAL;
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	r->writable = mg->flags & KSHIM_MEM_WRITABLE;
+	r->npages = mg->count;
+	r->dma = kvmalloc_array(r->npages, sizeof(*r->dma), GFP_KERNEL);
+	r->grant_handle = kvmalloc_array(r->npages, sizeof(*r->grant_handle), GFP_KERNEL);
+	g = kvmalloc_array(r->npages, sizeof(*g), GFP_KERNEL);
+	ops = kvmalloc_array(r->npages, sizeof(*ops), GFP_KERNEL);
+	if (!r->dma || !r->grant_handle || !g || !ops) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (copy_from_user(g, u64_to_user_ptr(mg->grants), r->npages * sizeof(*g))) {
+		ret = -EFAULT;
+		goto fail;
+	}
+	for (i = 0; i < r->npages; i++)
+		ops[i] = (struct gnttab_map_grant_ref){
+			.host_addr = 0, .ref = g[i].ref, .dom = g[i].domid,
+			.flags = GNTMAP_device_map | (r->writable ? 0 : GNTMAP_readonly) };
+	if (HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, r->npages)) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	/* Keep the ones Xen mapped at the front so that a failure unmaps exactly those. */
+	for (i = 0; i < r->npages; i++) {
+		if (ops[i].status != GNTST_okay) {
+			bad = true;
+			continue;
+		}
+		r->dma[mapped] = ops[i].dev_bus_addr;
+		r->grant_handle[mapped] = ops[i].handle;
+		mapped++;
+	}
+	if (bad) {
+		ret = -EACCES;
+		goto fail;
+	}
+	ret = xa_alloc(&kd->regions, &mg->id, r, xa_limit_31b, GFP_KERNEL);
+	if (ret)
+		goto fail;
+	kvfree(ops);
+	kvfree(g);
+	return 0;
+
+fail:
+	kvfree(ops);
+	kvfree(g);
+	if (r->grant_handle) {
+		kshim_region_free(kd, r, mapped, 0);
+	} else {
+		kvfree(r->dma);
+		kfree(r);
+	}
 	return ret;
 }
 

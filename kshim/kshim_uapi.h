@@ -150,6 +150,30 @@ struct kshim_reg_mem {
 #define KSHIM_MEM_WRITABLE	(1u << 0)	/* the device may write into it */
 #define KSHIM_REGION_MAX	(1ull << 30)
 
+/* KSHIM_IOC_MAP_GRANTS (a Xen PV domain only): map `count` pages other domains granted us for
+ * the device's DMA and nothing else, as a region like REG_MEM's (page i of the region is grant
+ * i; KSHIM_IOC_UNREG_MEM or close unmaps them). Xen maps each grant for device access only
+ * (GNTMAP_device_map) and tells its machine address, which is the bus address in a PV dom0
+ * without an IOMMU: no CPU mapping, no page pinned, no DMA API call, one hypercall each way for
+ * all the pages, where gntdev + REG_MEM take a VMA, its PTEs, a pin and a TLB flush. The device
+ * only reads a region mapped without KSHIM_MEM_WRITABLE (GNTMAP_readonly). All or nothing: if
+ * Xen refuses a grant (revoked, or read-only for a writable map), none stays mapped: EACCES.
+ * Other errors: ENODEV (not a PV domain), EINVAL (count 0 or over KSHIM_GRANTS_MAX, flags),
+ * EFAULT, ENOMEM. */
+struct kshim_grant {
+	__u32 ref;
+	__u16 domid;
+	__u16 pad;		/* 0 */
+};
+struct kshim_map_grants {
+	__u64 grants;		/* in: user pointer to count struct kshim_grant */
+	__u32 count;		/* in */
+	__u32 flags;		/* in: KSHIM_MEM_WRITABLE or 0 */
+	__u32 id;		/* out: region id, >= 1 */
+	__u32 pad;
+};
+#define KSHIM_GRANTS_MAX	4096
+
 #define KSHIM_IOC_INFO		_IOR(KSHIM_IOC_MAGIC, 0, struct kshim_info)
 #define KSHIM_IOC_SET_FEATURES	_IOW(KSHIM_IOC_MAGIC, 1, __u64)
 #define KSHIM_IOC_CONFIG_READ	_IOWR(KSHIM_IOC_MAGIC, 2, struct kshim_config_read)
@@ -158,6 +182,7 @@ struct kshim_reg_mem {
 #define KSHIM_IOC_REG_MEM	_IOWR(KSHIM_IOC_MAGIC, 5, struct kshim_reg_mem)
 #define KSHIM_IOC_UNREG_MEM	_IOW(KSHIM_IOC_MAGIC, 6, __u32)	/* EBUSY while in flight */
 #define KSHIM_IOC_KICK		_IOWR(KSHIM_IOC_MAGIC, 7, struct kshim_kick)
+#define KSHIM_IOC_MAP_GRANTS	_IOWR(KSHIM_IOC_MAGIC, 8, struct kshim_map_grants)
 
 /*
  * KSHIM_IOC_SET_FEATURES takes the bits to accept, a subset of the offered ones. It must

@@ -100,7 +100,7 @@ for r in $(seq 1 "$rounds"); do
             # bytes-copied" (grant maps are per loop pass, for every guest's frames at once)
             if [ "$b" = blanketd ]; then
                 f=$(sed -n 's/.*uplink [a-z-]*:[^:]*: tx \([0-9]*\) pkts.*/\1/p' "$out/round$r-$b-net-$k.out" | tail -n1)
-                m=$(sed -n "s/.*guests' frames mapped: \([0-9]*\) pages in \([0-9]*\) calls  bytes copied \([0-9]*\).*/\1 \2 \3/p" \
+                m=$(sed -n "s/.*guests' frames mapped: \([0-9]*\) pages in \([0-9]*\) calls[^)]*)  bytes copied \([0-9]*\).*/\1 \2 \3/p" \
                     "$out/round$r-$b-net-$k.out" | tail -n1)
                 [ -z "$f" ] || [ -z "$m" ] || echo "netcost $r $k $f $m" >>"$results"
             fi

@@ -7,6 +7,7 @@
  * header translation; frames an uplink takes as copies; which
  * destinations take coalesced frames.  The fixture is vif_harness.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,97 @@ static void test_uplink_small_frame(void **state)
 	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
 }
 
+/* An uplink that maps the guests' pages itself (tx_map: kshim-net's
+ * KSHIM_IOC_MAP_GRANTS): the owner neither maps nor registers, the
+ * frame's iovecs name the uplink's pages, and the sender is answered only
+ * after tx_unmap; a tx_map that fails leaves the mapping to the owner. */
+static struct {
+	uint8_t *base;
+	unsigned pages, maps, unmaps;
+	bool refuse;
+} TM;
+
+static void *tm_map(struct net_uplink *u, unsigned n, const uint32_t *domids,
+		    const uint32_t *refs)
+{
+	(void)u;
+	if (TM.refuse) {
+		errno = EACCES;
+		return NULL;
+	}
+	TM.base = aligned_alloc(4096, (size_t)n * 4096);
+	assert_non_null(TM.base);
+	for (unsigned i = 0; i < n; i++) {
+		const void *p = fake_gnt_page(domids[i], refs[i]);
+
+		assert_non_null(p);
+		memcpy(TM.base + (size_t)i * 4096, p, 4096);
+	}
+	TM.pages = n;
+	TM.maps++;
+	return TM.base;
+}
+
+static void tm_unmap(struct net_uplink *u, void *addr, unsigned n)
+{
+	(void)u;
+	assert_ptr_equal(addr, TM.base);
+	assert_int_equal(n, TM.pages);
+	free(addr);
+	TM.unmaps++;
+}
+
+static void test_uplink_tx_map(void **state)
+{
+	static const struct net_uplink_ops tm_ops = {
+		.tx_async = au_tx_async, .rx_release = au_rx_release, .close = au_close,
+		.mem_register = au_mem_register, .mem_unregister = au_mem_unregister,
+		.tx_map = tm_map, .tx_unmap = tm_unmap,
+	};
+	struct fake_gnt_stats before;
+	uint8_t want[3000];
+	struct vfe f;
+
+	(void)state;
+	memset(&TM, 0, sizeof(TM));
+	au_attach();
+	AU.u.ops = &tm_ops;
+	fe_init(&f, DOM_A, 0);
+	connect_vif(&f);
+	before = fake_gnt_stats();
+	tx_frame(&f, 0, OUT_MAC, f.mac, 3000, 2, 5, want);
+	tx_push(&f, 0);
+	run_for(30);
+	assert_int_equal(TM.maps, 1);
+	assert_int_equal(TM.pages, 2);
+	assert_int_equal(AU.u.stats.tx_uplink_maps, 1);
+	assert_int_equal(AU.nheld, 1);
+	assert_int_equal(AU.last_len, 3000);
+	assert_memory_equal(AU.last, want, 3000);
+	assert_int_equal(AU.regs, 0);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 0);
+	assert_int_equal(tx_unconsumed(&f, 0), 0);
+	assert_int_equal(find_vif(&f)->queues[0].st->tx_inflight, 1);
+	au_complete_all();
+	assert_int_equal(TM.unmaps, 1);
+	tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
+	/* Refused: the owner's own map and registration, as without tx_map. */
+	TM.refuse = true;
+	tx_frame(&f, 0, OUT_MAC, f.mac, 3000, 2, 6, want);
+	tx_push(&f, 0);
+	run_for(30);
+	assert_int_equal(AU.nheld, 1);
+	assert_memory_equal(AU.last, want, 3000);
+	assert_int_equal(fake_gnt_stats().map_calls - before.map_calls, 1);
+	assert_int_equal(AU.regs, 1);
+	au_complete_all();
+	tx_expect(&f, 0, 2, NETIF_RSP_OKAY);
+	assert_int_equal(AU.regs, 0);
+	assert_int_equal(TM.unmaps, 1);
+	assert_int_equal(AU.u.stats.tx_uplink_maps, 1);
+	assert_int_equal(fake_gnt_stats().outstanding, before.outstanding);
+}
+
 /* A frame in several device buffers reaches the guest whole, in one copy
  * call, and the buffers go back to the uplink afterwards. */
 static void test_async_uplink_rx_frags(void **state)
@@ -537,6 +629,7 @@ int main(void)
 		T_(test_async_uplink_tx),
 		T_(test_uplink_batch_map),
 		T_(test_uplink_small_frame),
+		T_(test_uplink_tx_map),
 		T_(test_async_uplink_rx_frags),
 		T_(test_uplink_copy_buffers),
 		T_(test_uplink_rx_gso_ok),
