@@ -186,7 +186,7 @@ for k in $nets; do
                 (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "n/a"
         }
         if (calls > 0)
-            printf "blanketd uplink: %d frames out, %d pages mapped in %d grant map calls (%.1f pages per call), %d bytes copied (small frames, software GSO headers)\n", frames, pages, calls, pages / calls, copied
+            printf "blanketd uplink: %.0f frames out, %.0f pages mapped in %.0f grant map calls (%.1f pages per call), %.0f bytes copied (small frames, software GSO headers)\n", frames, pages, calls, pages / calls, copied
     }' "$results"
 done
 [ -z "$nets" ] || echo "(g2d guest->dom0, d2g dom0->guest, g2g guest->guest; ratio = blanketd/kernel)"
