@@ -288,8 +288,7 @@ static void test_uplink_small_frame(void **state)
 	au_complete_all();                      /* ...in memory of its own */
 	/* With registration: mapped, registered once, answered when done. */
 	sw_uplink_detach(vif_switch());
-	au_attach();
-	AU.u.ops = &reg_ops;
+	au_attach_ops(&reg_ops);
 	before = fake_gnt_stats();
 	tx_frame(&f, 0, OUT_MAC, f.mac, 60, 1, 2, want);
 	tx_push(&f, 0);
@@ -307,8 +306,7 @@ static void test_uplink_small_frame(void **state)
 	 * (tx_copy_max, kshim-net): from the header copy again, answered at
 	 * once, nothing mapped or registered; one byte over, mapped. */
 	sw_uplink_detach(vif_switch());
-	au_attach();
-	AU.u.ops = &reg_ops;
+	au_attach_ops(&reg_ops);
 	AU.u.tx_copy_max = 60;
 	before = fake_gnt_stats();
 	tx_frame(&f, 0, OUT_MAC, f.mac, 60, 1, 3, want);
@@ -384,8 +382,7 @@ static void test_uplink_tx_map(void **state)
 
 	(void)state;
 	memset(&TM, 0, sizeof(TM));
-	au_attach();
-	AU.u.ops = &tm_ops;
+	au_attach_ops(&tm_ops);
 	fe_init(&f, DOM_A, 0);
 	connect_vif(&f);
 	before = fake_gnt_stats();
@@ -527,8 +524,7 @@ static void test_uplink_copy_buffers(void **state)
 	unsigned errors;
 
 	(void)state;
-	au_attach();
-	AU.u.ops = &copy_ops;
+	au_attach_ops(&copy_ops);
 	memset(copy_used, 0, sizeof(copy_used));
 	copy_puts = 0;
 	fe_init(&a, DOM_A, 0);

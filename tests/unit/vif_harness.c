@@ -570,3 +570,9 @@ void au_attach(void)
 	snprintf(AU.u.name, sizeof(AU.u.name), "async");
 	sw_uplink_attach(vif_switch(), &AU.u);
 }
+
+void au_attach_ops(const struct net_uplink_ops *ops)
+{
+	au_attach();
+	AU.u.ops = ops;
+}

@@ -133,6 +133,8 @@ void inject_ip(const uint8_t *dst, uint8_t src);
 void reconnect(struct vfe *f);
 void au_complete_all(void);
 void au_attach(void);
+/* au_attach with a variant of AU's operations. */
+void au_attach_ops(const struct net_uplink_ops *ops);
 
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TC(f, conf) cmocka_unit_test_prestate_setup_teardown(f, setup, teardown, (void *)conf)
