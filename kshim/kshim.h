@@ -17,6 +17,8 @@
 
 /* A registered region: pinned pages, each mapped for DMA on its own (under Xen PV,
  * consecutive pseudo-physical pages are not machine-contiguous). */
+struct gnttab_unmap_grant_ref;
+
 struct kshim_region {
 	unsigned long npages;
 	bool writable;
@@ -24,7 +26,9 @@ struct kshim_region {
 	struct page **pages;
 	dma_addr_t *dma;
 	struct mm_struct *mm;		/* whose RLIMIT_MEMLOCK accounting we charged */
-	u32 *grant_handle;		/* MAP_GRANTS: Xen's handle per page; NULL for REG_MEM */
+	/* MAP_GRANTS: the unmap operation of each page, ready at map time so that release makes
+	 * one hypercall and allocates nothing; NULL for REG_MEM. */
+	struct gnttab_unmap_grant_ref *grant_unmap;
 };
 
 /* Kernel-private state of one descriptor. The device-visible table is never read back. */

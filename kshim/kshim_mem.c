@@ -36,25 +36,16 @@ static enum dma_data_direction kshim_region_dir(const struct kshim_region *r)
 	return r->writable ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
 }
 
-/* Undoes Xen's device mappings of grants [0, n) of r, a few per hypercall from the stack (this
- * runs on release paths, where an allocation must not fail). If Xen refused one, the page stays
- * referenced by Xen for us: leaked, rather than handed back while the device might use it. */
+/* Undoes Xen's device mappings of grants [0, n) of r with one hypercall. If Xen refused one,
+ * the page stays referenced by Xen for us: leaked, rather than handed back while the device
+ * might still use it. */
 static void kshim_grants_unmap(struct kshim_region *r, unsigned long n)
 {
-	struct gnttab_unmap_grant_ref ops[16];
-	unsigned long i, j, k;
-	bool ok = true;
+	bool ok = !n || !HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, r->grant_unmap, n);
+	unsigned long i;
 
-	for (i = 0; i < n; i += k) {
-		k = min_t(unsigned long, n - i, ARRAY_SIZE(ops));
-		for (j = 0; j < k; j++)
-			ops[j] = (struct gnttab_unmap_grant_ref){ .host_addr = 0,
-				.dev_bus_addr = r->dma[i + j], .handle = r->grant_handle[i + j] };
-		if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, ops, k))
-			ok = false;
-		for (j = 0; j < k; j++)
-			ok &= ops[j].status == GNTST_okay;
-	}
+	for (i = 0; i < n; i++)
+		ok &= r->grant_unmap[i].status == GNTST_okay;
 	if (!ok)
 		pr_err("kshim: Xen refused to unmap a grant mapped for DMA\n");
 }
@@ -65,9 +56,9 @@ static void kshim_region_free(struct kshim_dev *kd, struct kshim_region *r,
 {
 	unsigned long i;
 
-	if (r->grant_handle) {
+	if (r->grant_unmap) {
 		kshim_grants_unmap(r, mapped);
-		kvfree(r->grant_handle);
+		kvfree(r->grant_unmap);
 		kvfree(r->dma);
 		kfree(r);
 		return;
@@ -165,10 +156,10 @@ int kshim_mem_map_grants(struct kshim_dev *kd, struct kshim_map_grants *mg)
 	r->writable = mg->flags & KSHIM_MEM_WRITABLE;
 	r->npages = mg->count;
 	r->dma = kvmalloc_array(r->npages, sizeof(*r->dma), GFP_KERNEL);
-	r->grant_handle = kvmalloc_array(r->npages, sizeof(*r->grant_handle), GFP_KERNEL);
+	r->grant_unmap = kvmalloc_array(r->npages, sizeof(*r->grant_unmap), GFP_KERNEL);
 	g = kvmalloc_array(r->npages, sizeof(*g), GFP_KERNEL);
 	ops = kvmalloc_array(r->npages, sizeof(*ops), GFP_KERNEL);
-	if (!r->dma || !r->grant_handle || !g || !ops) {
+	if (!r->dma || !r->grant_unmap || !g || !ops) {
 		ret = -ENOMEM;
 		goto fail;
 	}
@@ -191,7 +182,8 @@ int kshim_mem_map_grants(struct kshim_dev *kd, struct kshim_map_grants *mg)
 			continue;
 		}
 		r->dma[mapped] = ops[i].dev_bus_addr;
-		r->grant_handle[mapped] = ops[i].handle;
+		r->grant_unmap[mapped] = (struct gnttab_unmap_grant_ref){
+			.host_addr = 0, .dev_bus_addr = ops[i].dev_bus_addr, .handle = ops[i].handle };
 		mapped++;
 	}
 	if (bad) {
@@ -208,7 +200,7 @@ int kshim_mem_map_grants(struct kshim_dev *kd, struct kshim_map_grants *mg)
 fail:
 	kvfree(ops);
 	kvfree(g);
-	if (r->grant_handle) {
+	if (r->grant_unmap) {
 		kshim_region_free(kd, r, mapped, 0);
 	} else {
 		kvfree(r->dma);
