@@ -1,8 +1,10 @@
 #!/bin/bash
-# blanketd against the kernel's blkback on the nested test bed: the same fio jobs in the L2 guest
-# (guest/bench-fio.sh: 4 KiB randread/randwrite QD32, 1 MiB seq read/write QD4, libaio, O_DIRECT,
-# 2 blkfront queues), BENCH_ROUNDS rounds (default 1) alternating the backends, then a table of
-# medians and the blanketd/blkback ratio per job. Three set-ups (BENCH_BACKING picks some):
+# blanketd against the kernel's blkback and QEMU's qdisk on the nested test bed: the same fio jobs in
+# the L2 guest (guest/bench-fio.sh: 4 KiB randread/randwrite QD32, 1 MiB seq read/write QD4, libaio,
+# O_DIRECT, 2 blkfront queues), BENCH_ROUNDS rounds (default 1) rotating the backends' order, then a
+# table of medians and the blanketd/blkback and blanketd/qdisk ratios per job. qdisk (run.sh
+# --backend qdisk; BENCH_QDISK=0 leaves it out) always goes through dom0's page cache: Debian's
+# qemu-system-xen has no Linux AIO, which its direct I/O needs. Three set-ups (BENCH_BACKING picks some):
 #   direct  image file on dom0's /srv: blanketd O_DIRECT, blkback on a direct-I/O loop device
 #   cached  the same through dom0's page cache (run.sh --backing cached)
 #   l0      the guest's disk is QEMU's own (L0) virtio-blk (run.sh --disk l0): blanketd-kshim, the
@@ -32,6 +34,9 @@ cache=${BLANKET_E2E_CACHE:-$repo/build/e2e}
 rounds=${BENCH_ROUNDS:-1}
 secs=${BENCH_SECONDS:-15}
 backends="blanketd blkback"
+# Disks only: qdisk has no network backend.
+disk_backends="blanketd blkback"
+[ "${BENCH_QDISK:-1}" = 0 ] || disk_backends="$disk_backends qdisk"
 backings=${BENCH_BACKING-direct cached l0}
 nets=${BENCH_NET-tap l0 l0off}
 out=$cache/bench
@@ -40,13 +45,13 @@ results=$out/results-$(date +%Y%m%d-%H%M%S).txt
 : >"$results"
 
 failed=0
+# rotate N WORDS...: the words rotated left N times, so no backend always runs first.
+rotate() { local n=$1; shift; awk -v n="$n" '{ for (i = 0; i < NF; i++) printf "%s%s", $((i + n) % NF + 1), (i < NF - 1 ? " " : "\n") }' <<<"$*"; }
 for r in $(seq 1 "$rounds"); do
-    # Swap the order every round so neither backend always runs first.
-    order=$backends
-    [ $((r % 2)) = 1 ] || order=$(echo "$backends" | awk '{ print $2, $1 }')
+    order=$(rotate $((r - 1)) $disk_backends)
     for k in $backings; do
         for b in $order; do
-            # l0: the same two columns, blanketd's being blanketd-kshim.
+            # l0: the same columns, blanketd's being blanketd-kshim.
             be=$b setup=(--backing "$k")
             if [ "$k" = l0 ]; then
                 setup=(--disk l0)
@@ -77,8 +82,7 @@ for r in $(seq 1 "$rounds"); do
 done
 
 for r in $(seq 1 "$rounds"); do
-    order=$backends
-    [ $((r % 2)) = 1 ] || order=$(echo "$backends" | awk '{ print $2, $1 }')
+    order=$(rotate $((r - 1)) $backends)
     for k in $nets; do
         for b in $order; do
             be=$b net=on
@@ -126,6 +130,7 @@ for k in $backings; do
     awk -v k="$k" '
     '"$awk_median"'
     function show(x) { return x < 0 ? "n/a" : sprintf("%.1f", x) }
+    function ratio(a, b) { return (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "n/a" }
     # lines: backend round job iops MBps backing
     $1 == "copies" { if ($8 == k) { ops[$4] += $5; copies[$4] += $6 }; next }
     # CPU microseconds per request, dom0 and guest (medians over rounds)
@@ -133,39 +138,42 @@ for k in $backings; do
                   cg[key, cn[key]] = 1e6 * $6 / $7; ci[key, cn[key]] = $9 / $7 }; next }
     $6 == k { for (m = 4; m <= 5; m++) { key = $1 SUBSEP $3 SUBSEP m; v[key, ++n[key]] = $m } }
     END {
-        printf "%-12s %10s %10s %10s %10s %7s\n", "job", "blanketd", "blkback", "blanketd", "blkback", "ratio"
-        printf "%-12s %10s %10s %10s %10s %7s\n", "", "IOPS", "IOPS", "MB/s", "MB/s", ""
+        split("blanketd blkback qdisk", be, " ")
+        printf "%-12s %9s %9s %9s %9s %9s %9s %7s %7s\n", "job", "blanketd", "blkback", "qdisk",
+            "blanketd", "blkback", "qdisk", "ratio", "ratio"
+        printf "%-12s %9s %9s %9s %9s %9s %9s %7s %7s\n", "", "IOPS", "IOPS", "IOPS", "MB/s", "MB/s", "MB/s",
+            "bd/bb", "bd/qd"
         split("randread4k randwrite4k seqread1m seqwrite1m", jobs, " ")
         for (i = 1; i <= 4; i++) {
             j = jobs[i]
-            ai = median("blanketd" SUBSEP j SUBSEP 4); bi = median("blkback" SUBSEP j SUBSEP 4)
-            am = median("blanketd" SUBSEP j SUBSEP 5); bm = median("blkback" SUBSEP j SUBSEP 5)
-            ratio = (ai > 0 && bi > 0) ? sprintf("%.2f", ai / bi) : "n/a"
-            printf "%-12s %10s %10s %10s %10s %7s\n", j, show(ai), show(bi), show(am), show(bm), ratio
-        }
-        printf "%-12s %17s %17s %7s %13s   (CPU us per request: dom0 + guest;\n", "", "blanketd", "blkback",
-            "dom0", "guest irqs"
-        printf "%-12s %17s %17s %7s %13s    guest interrupts per request)\n", "", "", "", "ratio", "bd / bb"
-        for (i = 1; i <= 4; i++) {
-            j = jobs[i]
-            for (b = 1; b <= 2; b++) {
-                be = b == 1 ? "blanketd" : "blkback"; key = be SUBSEP j
-                for (m = 1; m <= cn[key]; m++) {
-                    v["d" be, m] = cd[key, m]; v["g" be, m] = cg[key, m]; v["i" be, m] = ci[key, m]
-                }
-                n["d" be] = n["g" be] = n["i" be] = cn[key]
-                dd[b] = median("d" be); gg[b] = median("g" be); ii[b] = median("i" be)
+            for (b = 1; b <= 3; b++) {
+                io[b] = median(be[b] SUBSEP j SUBSEP 4); mb[b] = median(be[b] SUBSEP j SUBSEP 5)
             }
-            if (dd[1] < 0 || dd[2] < 0) continue
-            printf "%-12s %8.0f+%-8.0f %8.0f+%-8.0f %7.2f %6.2f/%-6.2f\n", j, dd[1], gg[1], dd[2], gg[2],
-                (dd[2] > 0 ? dd[1] / dd[2] : 0), ii[1], ii[2]
+            printf "%-12s %9s %9s %9s %9s %9s %9s %7s %7s\n", j, show(io[1]), show(io[2]), show(io[3]),
+                show(mb[1]), show(mb[2]), show(mb[3]), ratio(io[1], io[2]), ratio(io[1], io[3])
+        }
+        printf "CPU us per request, dom0 + guest (and guest interrupts per request):\n"
+        printf "%-12s %-22s %-22s %-22s %7s\n", "", "blanketd", "blkback", "qdisk", "dom0 bd/bb"
+        for (i = 1; i <= 4; i++) {
+            j = jobs[i]; line = ""
+            for (b = 1; b <= 3; b++) {
+                key = be[b] SUBSEP j
+                for (m = 1; m <= cn[key]; m++) {
+                    v["d" b, m] = cd[key, m]; v["g" b, m] = cg[key, m]; v["i" b, m] = ci[key, m]
+                }
+                n["d" b] = n["g" b] = n["i" b] = cn[key]
+                dd[b] = median("d" b); gg[b] = median("g" b); ii[b] = median("i" b)
+                line = line sprintf(" %-22s", dd[b] < 0 ? "n/a" : sprintf("%.0f+%.0f (%.2f)", dd[b], gg[b], ii[b]))
+            }
+            if (dd[1] < 0 && dd[2] < 0 && dd[3] < 0) continue
+            printf "%-12s%s %7s\n", j, line, ratio(dd[1], dd[2])
         }
         for (u in ops)
             printf "blanketd uplink %s: %d requests, %d copies (%.2f per request)\n", u, ops[u], copies[u],
                 ops[u] ? copies[u] / ops[u] : 0
     }' "$results"
 done
-[ -z "$backings" ] || echo "(medians over rounds; ratio = blanketd/blkback IOPS)"
+[ -z "$backings" ] || echo "(medians over rounds; IOPS ratios: bd/bb = blanketd/blkback, bd/qd = blanketd/qdisk)"
 for k in $nets; do
     case $k in
     l0) echo "-- network across L0: blanketd = blanketd-kshim (L0 virtio-net through kshim), kernel = netback + bridge over dom0's virtio_net" ;;

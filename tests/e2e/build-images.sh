@@ -6,6 +6,9 @@
 #                  the needed kernel modules, and the guest's kernel + base initramfs
 #   guest.cpio     guest base initramfs: busybox, static fio, blkfront, netfront & co. (-cloud-amd64
 #                  modules)
+#   qdisk.cpio     only when called as `build-images.sh qdisk` (run.sh --backend qdisk): QEMU's Xen
+#                  device model (qemu-system-xen), whose qdisk is the third disk backend bench.sh
+#                  compares; appended to dom0.cpio for those runs only (~30 MB)
 # Everything comes from Debian packages fetched with `apt-get download`, matching the host (Debian 12).
 # Idempotent: each image is rebuilt only when its inputs (package versions, this script) change.
 # Test scripts and blanketd are NOT in these images: run.sh appends them as a small cpio on every run.
@@ -28,8 +31,11 @@ self_sum=$(sha256sum "$0" | cut -c1-16)
 # Fast path: the package candidates only change with apt's lists; when neither they nor this script
 # changed since the last complete build, there is nothing to do (saves ~4 s of apt-cache per run).
 fast_key=$( { echo "$self_sum"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha256sum | cut -c1-16)
+want_qdisk=0
+[ "${1:-}" != qdisk ] || want_qdisk=1
 if [ "$(cat "$img/fast.stamp" 2>/dev/null)" = "$fast_key" ] && [ -f "$img/dom0.cpio" ] &&
-    [ -f "$img/dom0.files" ] && [ -f "$img/dom0-vmlinuz" ] && [ -f "$img/xen.elf" ]; then
+    [ -f "$img/dom0.files" ] && [ -f "$img/dom0-vmlinuz" ] && [ -f "$img/xen.elf" ] &&
+    { [ $want_qdisk = 0 ] || [ -f "$img/qdisk.cpio" ]; }; then
     exit 0
 fi
 rm -f "$img/fast.stamp"
@@ -349,6 +355,40 @@ if ! stamp_ok "$img/dom0.cpio" "$key"; then
     mkcpio "$root" "$img/dom0.cpio"
     rm -rf "$root"
     echo "$key" >"$img/dom0.cpio.stamp"
+fi
+
+# QEMU's qdisk: the device model binary at the path libxl 4.17 spawns for a PV guest's
+# backendtype=qdisk disk, its libraries, and the one keymap it insists on loading (without it QEMU
+# exits at once and libxl only says "device model did not start: -26").
+if [ $want_qdisk = 1 ]; then
+    qlist=$cache/qdisk-packages.list
+    qkey=$(key_of $(deb_names qemu-system-xen))
+    if ! stamp_ok "$qlist" "$qkey"; then
+        log "resolving qemu-system-xen's libraries"
+        deps_closure qemu-system-xen >"$qlist.tmp" && mv "$qlist.tmp" "$qlist"
+        echo "$qkey" >"$qlist.stamp"
+    fi
+    qemu_debs=$(fetch $(cat "$qlist"))
+    qdata_deb=$(fetch qemu-system-data)
+    key=$(key_of $qemu_debs "$qdata_deb" "$(cat "$img/dom0.cpio.stamp")")
+    if ! stamp_ok "$img/qdisk.cpio" "$key"; then
+        log "assembling qdisk.cpio"
+        root=$work/qdisk-root
+        rm -rf "$root"; mkdir -p "$root/usr/libexec" "$root/usr/share/qemu/keymaps"
+        add_dynamic "$root" usr/libexec/xen-qemu-system-i386 $qemu_debs
+        mv "$root/usr/bin/xen-qemu-system-i386" "$root/usr/libexec/"
+        # Libraries dom0.cpio has (libxen*, libc, the loader) stay dom0's, wherever it keeps them.
+        find "$root/usr/lib" "$root/lib64" -type f | while read -r f; do
+            ! grep -q "/${f##*/}\$" "$img/dom0.files" || rm -f "$f"
+        done
+        rm -rf "$work/qdata"; mkdir -p "$work/qdata"
+        dpkg-deb -x "$qdata_deb" "$work/qdata"
+        cp "$work/qdata/usr/share/qemu/keymaps/en-us" "$root/usr/share/qemu/keymaps/"
+        rm -rf "$work/qdata"
+        mkcpio "$root" "$img/qdisk.cpio"
+        rm -rf "$root"
+        echo "$key" >"$img/qdisk.cpio.stamp"
+    fi
 fi
 echo "$fast_key" >"$img/fast.stamp"
 log "images ready in $img ($(du -sh "$img/dom0.cpio" | cut -f1) dom0.cpio, kernel $abi)"

@@ -4,12 +4,14 @@
 # and netback for comparison) and boots PV guests (L2) whose unmodified blkfront and netfront do
 # I/O through it.
 #
-#   tests/e2e/run.sh [--backend blanketd|kernel|blkback|blanketd-kshim] [--guest-script FILE]
+#   tests/e2e/run.sh [--backend blanketd|kernel|blkback|blanketd-kshim|qdisk] [--guest-script FILE]
 #                    [--guests N] [--dom0-script FILE] [--mtu N] [--net on|off|l0]
 #                    [--guest-append "ARGS"] [--backing direct|cached] [--disk file|l0]
 #                    [--l0-offloads on|off] [--timeout SEC] [--guest-timeout SEC] [--verbose]
 #
 # --backend kernel (alias blkback): xen-blkback, xen-netback and a Linux bridge xenbr0 in dom0.
+# --backend qdisk: the disks served by QEMU's qdisk in dom0 (xl's backendtype=qdisk: libxl starts
+# Debian's qemu-system-xen for each guest), the network as with kernel; for bench.sh's third column.
 # --guests N: N guests at once (default 1; the default scenarios boot 2), each with 2 vCPUs, a disk
 # (guest 1 /srv/disk.img, guest i /srv/disk-i.img) and a vif: MAC 00:16:3e:00:00:0i, eth0
 # 10.0.0.(1+i)/24 and fd00::(1+i)/64. dom0 is 10.0.0.1/24 and fd00::1/64 on the bridge (kernel),
@@ -85,8 +87,12 @@ case "$backend" in
 blanketd) ;;
 blkback | kernel) backend=blkback ;;
 blanketd-kshim) disk=l0 ;;
-*) echo "run.sh: --backend must be blanketd, blkback, kernel or blanketd-kshim" >&2; exit 2 ;;
+qdisk) ;;
+*) echo "run.sh: --backend must be blanketd, blkback, kernel, blanketd-kshim or qdisk" >&2; exit 2 ;;
 esac
+# qdisk is the kernel set-up (netback, bridge, no blanketd) with QEMU for the disks.
+qdisk=0
+[ "$backend" != qdisk ] || { qdisk=1; backend=blkback; }
 case "$disk" in
 file | l0) ;;
 *) echo "run.sh: --disk must be file or l0" >&2; exit 2 ;;
@@ -163,7 +169,7 @@ if ! flock -n 9; then
 fi
 
 t_start=$(date +%s)
-"$here/build-images.sh"
+"$here/build-images.sh" $([ $qdisk = 0 ] || echo qdisk)
 img=$cache/images
 run=$cache/run
 rm -rf "$run"; mkdir -p "$run" "$cache/logs"
@@ -179,6 +185,7 @@ cp "$here"/dom0/*.sh "$rt/e2e/dom0/"
 q() { printf "'%s'" "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 cat >"$rt/e2e/config.sh" <<EOF
 E2E_BACKEND=$backend
+E2E_QDISK=$qdisk
 E2E_BACKING=$backing
 E2E_DISK=$disk
 E2E_L0_PCI=$l0_pci
@@ -260,7 +267,7 @@ if [ "$backend" = blanketd-kshim ]; then
     cp "$repo/kshim/kshim.ko" "$rt/e2e/kshim.ko"
 fi
 mkcpio "$rt" "$run/rt.cpio"
-cat "$img/dom0.cpio" "$run/rt.cpio" >"$run/dom0-full.cpio"
+cat "$img/dom0.cpio" $([ $qdisk = 0 ] || echo "$img/qdisk.cpio") "$run/rt.cpio" >"$run/dom0-full.cpio"
 
 # dom0's /srv: a sparse ext4 image on a virtio disk (O_DIRECT works there, unlike tmpfs). Inode
 # tables are initialised here, so dom0's ext4lazyinit does not compete for the emulated CPUs.
@@ -311,9 +318,9 @@ if [ "$disk" = l0 ]; then
 fi
 
 stamp=$(date +%Y%m%d-%H%M%S)
-log=$cache/logs/$stamp-$backend.log
+log=$cache/logs/$stamp-$backend$([ $qdisk = 0 ] || echo -qdisk).log
 ln -sfn "$(basename "$log")" "$cache/logs/last.log"
-echo "run.sh: backend $backend ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, $guests guest(s), net $net$([ "$l0_offloads" = on ] && echo " with offloads") (mtu $mtu$([ $mode = default ] && echo ", phase 2 $mtu2")), guest-append '$guest_append'${dom0_script:+, dom0 script $dom0_script}"
+echo "run.sh: backend $backend$([ $qdisk = 0 ] || echo " with qdisk disks") ($backing backing, $disk disk), mode $mode${guest_script:+ ($guest_script)}, $guests guest(s), net $net$([ "$l0_offloads" = on ] && echo " with offloads") (mtu $mtu$([ $mode = default ] && echo ", phase 2 $mtu2")), guest-append '$guest_append'${dom0_script:+, dom0 script $dom0_script}"
 echo "run.sh: serial log: $log"
 
 # Only the interesting lines go to stdout: dom0's progress and results, the guest console, errors.
@@ -407,6 +414,6 @@ elif [ "$done_line" != "E2E-DONE rc=0" ]; then
 fi
 [ "$fail" = 0 ] || status=1
 [ "$pass" -gt 0 ] || status=1
-echo "SUMMARY backend=$backend pass=$pass fail=$fail ${done_line:-no-done-marker}:" \
+echo "SUMMARY backend=$([ $qdisk = 0 ] && echo "$backend" || echo qdisk) pass=$pass fail=$fail ${done_line:-no-done-marker}:" \
     "$([ $status = 0 ] && echo OK || echo FAILED), QEMU $((t_end - t_qemu)) s, total $((t_end - t_start)) s"
 exit $status

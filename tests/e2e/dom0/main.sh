@@ -2,7 +2,7 @@
 # dom0 side of the e2e run: modules, Xen toolstack, the backend under test (blanketd, or the kernel's
 # blkback + netback), dom0's network, guest images on /srv, the guest boots and the dom0-side checks.
 # Prints one "E2E: PASS|FAIL <scenario>[: detail]" line per scenario; exits with the number of failures.
-# /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_BACKING, E2E_DISK, E2E_L0_PCI, E2E_MODE,
+# /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_QDISK, E2E_BACKING, E2E_DISK, E2E_L0_PCI, E2E_MODE,
 # E2E_GUEST_APPEND, E2E_GUEST_APPEND2, E2E_GUEST_SCRIPT, E2E_GUEST_TIMEOUT, E2E_GUESTS, E2E_NET,
 # E2E_MTU, E2E_MTU2, E2E_NET_MIB, E2E_DOM0_SCRIPT, E2E_KSHIM_NET_PCI, E2E_DOM0_NET_PCI.
 set -eu
@@ -35,8 +35,10 @@ load_modules() {
 load_modules /etc/e2e/modules
 case "$E2E_BACKEND" in
 # The kernel's backends: xen-blkback, xen-netback and a Linux bridge.
+# E2E_QDISK=1: QEMU's qdisk (started by libxl per guest) serves the disks instead of blkback.
 blkback)
-    load_modules /etc/e2e/modules-blkback; load_modules /etc/e2e/modules-netback
+    [ "$E2E_QDISK" = 1 ] || load_modules /etc/e2e/modules-blkback
+    load_modules /etc/e2e/modules-netback
     # --net l0: the bridge leaves by dom0's own virtio_net.
     [ "${E2E_NET_L0:-0}" != 1 ] || load_modules /etc/e2e/modules-virtio-net ;;
 # blanketd's TAP uplink needs /dev/net/tun; blanketd-kshim's dom0 NIC is a virtio_net.
@@ -219,12 +221,13 @@ cat /e2e/guest/base.cpio /e2e/guest-extra.cpio >/run/guest.cpio
 
 # blkback needs a block device. With direct backing it gets a loop device doing direct I/O on the
 # image, as blanketd opens it O_DIRECT; with cached backing, xl's block script makes a plain loop
-# device (page cache), as blanketd then uses buffered I/O.
+# device (page cache), as blanketd then uses buffered I/O. qdisk opens the file itself, always through
+# the page cache: direct-io-safe would ask it for aio=native, which Debian's qemu-system-xen lacks.
 backing_path() {
     if [ "$1" = /srv/disk.img ] && [ "$E2E_DISK" = l0 ]; then
         # blanketd-kshim: the device by its blanket.conf name; others: dom0's virtio_blk disk.
         if [ "$E2E_BACKEND" = blanketd-kshim ]; then echo kshim:disk0; else echo "$l0_blk"; fi
-    elif [ "$E2E_BACKEND" = blkback ] && [ "$E2E_BACKING" = direct ]; then
+    elif [ "$E2E_BACKEND" = blkback ] && [ "$E2E_QDISK" = 0 ] && [ "$E2E_BACKING" = direct ]; then
         # util-linux's losetup by path: busybox sh runs its own applet (no --direct-io) first.
         [ -f "/run/loop-$(basename "$1")" ] ||
             /sbin/losetup --direct-io=on -f --show "$1" >"/run/loop-$(basename "$1")"
@@ -238,6 +241,7 @@ backing_path() {
 disk_spec() {
     s="format=raw, vdev=$1, access=$2"
     [ "$E2E_BACKEND" = blkback ] || s="$s, script=/etc/xen/scripts/blanket"
+    [ "$E2E_QDISK" = 0 ] || s="$s, backendtype=qdisk"
     echo "\"$s, target=$(backing_path "$3")\""
 }
 
