@@ -22,6 +22,11 @@ struct gnttab_unmap_grant_ref;
 struct kshim_region {
 	unsigned long npages;
 	bool writable;
+	/* Some page's DMA address is a bounce buffer: the CPU and the device see the data only
+	 * through dma_sync_*. False for MAP_GRANTS and for the usual REG_MEM region, whose syncs
+	 * (a p2m lookup per page under swiotlb-xen) would cost a profiled 5% of blanketd's time
+	 * for nothing. */
+	bool sync;
 	unsigned int inflight;		/* descriptors the device may still access */
 	struct page **pages;
 	dma_addr_t *dma;

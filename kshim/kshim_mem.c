@@ -28,8 +28,22 @@
 #include <xen/xen.h>
 #include <xen/interface/grant_table.h>
 #include <asm/xen/hypercall.h>
+#include <asm/xen/page.h>
 
 #include "kshim.h"
+
+/* Did the DMA API bounce the page (swiotlb), or does it otherwise need dma_sync_* calls? x86 is
+ * cache-coherent, so only a bounce does. Under Xen PV the DMA API is swiotlb-xen, which syncs
+ * every address it is asked about (dma_need_sync() is always true there); a page was bounced
+ * exactly when its DMA address is not its machine address, so compare with that instead. */
+static bool kshim_page_needs_sync(struct device *dev, struct page *page, dma_addr_t dma)
+{
+#ifdef CONFIG_XEN_PV
+	if (xen_pv_domain())
+		return dma != (dma_addr_t)pfn_to_bfn(page_to_pfn(page)) << PAGE_SHIFT;
+#endif
+	return dma_need_sync(dev, dma);
+}
 
 static enum dma_data_direction kshim_region_dir(const struct kshim_region *r)
 {
@@ -125,6 +139,7 @@ int kshim_mem_reg(struct kshim_dev *kd, struct kshim_reg_mem *rm)
 			ret = -ENOMEM;
 			goto fail;
 		}
+		r->sync |= kshim_page_needs_sync(kshim_dma_dev(kd), r->pages[mapped], r->dma[mapped]);
 	}
 	ret = xa_alloc(&kd->regions, &rm->id, r, xa_limit_31b, GFP_KERNEL);
 	if (ret)

@@ -264,7 +264,7 @@ static void kshim_descs_release(struct kshim_queue *q, struct kshim_desc_state *
 	while (n--) {
 		struct kshim_desc_state *s = &st[i];
 
-		if (sync && s->dev_write && !s->region->grant_unmap) {
+		if (sync && s->dev_write && s->region->sync) {
 			u64 off = s->roff, end = s->roff + s->len;
 
 			while (off < end) {
@@ -397,8 +397,7 @@ static int kshim_add_seg(struct kshim_queue *q, const struct kshim_seg *sp, stru
 		dma_addr_t addr = r->dma[pg] + poff;
 		struct kshim_desc_state *p = b->used ? &b->st[b->prev] : NULL;
 
-		/* a MAP_GRANTS region's addresses are Xen's, not the DMA API's */
-		if (!r->grant_unmap)
+		if (r->sync)
 			dma_sync_single_range_for_device(dev, r->dma[pg], poff, plen,
 							 wr ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE);
 		if (p && p->region == r && p->dev_write == wr && p->roff + p->len == off &&

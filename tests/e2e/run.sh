@@ -224,6 +224,8 @@ cp "$here/common.sh" "$grt/e2e/"
 install -m 755 "$here/net-serve.sh" "$grt/e2e/"
 cp "$here"/guest/*.sh "$grt/e2e/guest/"
 [ -z "$guest_script" ] || cp "$guest_script" "$grt/e2e/user/"
+# E2E_GUEST_EXTRA=DIR: the same as E2E_DOM0_EXTRA for the guests' root (perf, say).
+[ -z "${E2E_GUEST_EXTRA:-}" ] || cp -a "$E2E_GUEST_EXTRA"/. "$grt/"
 mkcpio "$grt" "$rt/e2e/guest-extra.cpio"
 
 if [ "$backend" != blkback ]; then
