@@ -265,8 +265,15 @@ dump_backend_state() {
     fi
 }
 
-# CPU seconds Xen has charged to a domain so far (xl list's Time(s)).
-cpu_of() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $NF }'; }
+# CPU seconds Xen has charged to a domain so far (xl list's Time(s)). xl fails now and then (its
+# lock is busy with another xl): try again, so that a job's CPU is never "end - nothing".
+cpu_of() {
+    for _ in 1 2 3; do
+        t=$(xl list "$1" 2>/dev/null | awk 'NR == 2 { print $NF }')
+        [ -z "$t" ] || { echo "$t"; return; }
+        sleep 0.2
+    done
+}
 
 # cpu_marks NAME <console: the guest brackets a measured job with "E2E-MARK begin|end JOB" on its
 # console; print the CPU time dom0 and the guest used in between as "E2E-CPU JOB DOM0_S GUEST_S".
@@ -278,8 +285,11 @@ cpu_marks() {
         case "$line" in
         *"E2E-MARK begin "*) d0=$(cpu_of Domain-0) g0=$(cpu_of "$1") ;;
         *"E2E-MARK end "*)
-            echo "E2E-CPU ${line##*E2E-MARK end } $(awk -v a="$d0" -v b="$(cpu_of Domain-0)" \
-                -v c="$g0" -v d="$(cpu_of "$1")" 'BEGIN { printf "%.1f %.1f", b - a, d - c }')" ;;
+            d1=$(cpu_of Domain-0) g1=$(cpu_of "$1")
+            # No figure rather than a wrong one when xl could not tell.
+            [ -n "$d0" ] && [ -n "$g0" ] && [ -n "$d1" ] && [ -n "$g1" ] || continue
+            echo "E2E-CPU ${line##*E2E-MARK end } $(awk -v a="$d0" -v b="$d1" -v c="$g0" -v d="$g1" \
+                'BEGIN { printf "%.1f %.1f", b - a, d - c }')" ;;
         esac
     done
 }
