@@ -2,9 +2,9 @@
 # dom0 side of the e2e run: modules, Xen toolstack, the backend under test (blanketd, or the kernel's
 # blkback + netback), dom0's network, guest images on /srv, the guest boots and the dom0-side checks.
 # Prints one "E2E: PASS|FAIL <scenario>[: detail]" line per scenario; exits with the number of failures.
-# /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_QDISK, E2E_BACKING, E2E_DISK, E2E_L0_PCI, E2E_MODE,
-# E2E_GUEST_APPEND, E2E_GUEST_APPEND2, E2E_GUEST_SCRIPT, E2E_GUEST_TIMEOUT, E2E_GUESTS, E2E_NET,
-# E2E_MTU, E2E_MTU2, E2E_NET_MIB, E2E_DOM0_SCRIPT, E2E_KSHIM_NET_PCI, E2E_DOM0_NET_PCI.
+# /e2e/config.sh (written by run.sh) sets E2E_BACKEND, E2E_QDISK, E2E_BACKING, E2E_DISK, E2E_L0_PCI,
+# E2E_MODE, E2E_GUEST_APPEND, E2E_GUEST_APPEND2, E2E_GUEST_SCRIPT, E2E_GUEST_TIMEOUT, E2E_GUESTS,
+# E2E_NET, E2E_MTU, E2E_MTU2, E2E_NET_MIB, E2E_DOM0_SCRIPT, E2E_KSHIM_NET_PCI, E2E_DOM0_NET_PCI.
 set -eu
 . /e2e/config.sh
 . /e2e/common.sh
@@ -259,6 +259,10 @@ dump_backend_state() {
     say "xenstore backend/vbd and backend/vif:"
     xenstore-ls -f /local/domain/0/backend/vbd 2>&1 | sed 's/^/e2e:   /' || true
     xenstore-ls -f /local/domain/0/backend/vif 2>&1 | sed 's/^/e2e:   /' || true
+    if [ "$E2E_QDISK" = 1 ]; then
+        xenstore-ls -f /local/domain/0/backend/qdisk 2>&1 | sed 's/^/e2e:   /' || true
+        tail -n 5 /var/log/xen/qemu-dm-*.log 2>&1 | sed 's/^/e2e:   /' || true
+    fi
     if [ -n "$blanketd_pid" ]; then
         say "blanketd log (tail):"
         tail -n 40 /var/log/blanketd.log | sed 's/^/[blanketd] /'
