@@ -313,7 +313,7 @@ write_cfg() {
 name = "$1"
 kernel = "/e2e/guest/vmlinuz"
 ramdisk = "/run/guest.cpio"
-extra = "console=hvc0 loglevel=4 e2e.script=$4 e2e.phase=$2 e2e.end=$5 e2e.index=$3 e2e.count=$E2E_GUESTS e2e.mtu=$6 e2e.net=$net_vif e2e.netmib=$E2E_NET_MIB $7"
+extra = "console=hvc0 loglevel=4 tsc=reliable clocksource=tsc e2e.script=$4 e2e.phase=$2 e2e.end=$5 e2e.index=$3 e2e.count=$E2E_GUESTS e2e.mtu=$6 e2e.net=$net_vif e2e.netmib=$E2E_NET_MIB $7"
 memory = 256
 vcpus = 2
 on_poweroff = "destroy"
