@@ -21,7 +21,7 @@ SHELL    := /bin/bash
 LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanket/state.c libblanket/netif.c
 XEN_SRC  := libblanket/xen.c
 D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
-            blanketd/uplink_file.c blanketd/pgrant.c blanketd/xs_util.c blanketd/vbd.c blanketd/vbd_ring.c \
+            blanketd/uplink_file.c blanketd/pgrant.c blanketd/xs_util.c blanketd/xbdev.c blanketd/vbd.c blanketd/vbd_ring.c \
             blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/kshim_blk.c blanketd/uplink_kshim.c \
             blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/vnet_hdr.c blanketd/uplink_tap.c \
             blanketd/kshim_net.c blanketd/sw_gso.c blanketd/sw_gro.c blanketd/uplink_kshim_net.c \

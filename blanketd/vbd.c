@@ -23,52 +23,27 @@
 static struct ev_loop *loop;
 static struct bl_xen *xen;
 static const struct bl_config *cfg;
-static struct vbd *vbds;
-static char be_root[64];
 static unsigned max_queues;
 static ev_timer purge_timer;
 
-/* --- xenstore ------------------------------------------------------------- */
+static void probe(struct xbdev *d);
+static void update(struct xbdev *d);
+static const char *const fe_nodes[] = { "state", NULL };
+static struct xbdev_class vbd_class = {
+	.name = "vbd",
+	.fe_tag = "fe",
+	.fe_nodes = fe_nodes,
+	.size = sizeof(struct vbd),
+	.probe = probe,
+	.update = update,
+};
 
-static void publish_state(struct vbd *v, enum xenbus_state s)
+static struct vbd *vbd_of(struct xbdev *d)
 {
-	struct xs_kv kv[1];
-	unsigned n = 0;
-
-	xs_kv_set(kv, &n, "state", s);
-	if (xs_publish(xen, v->be_path, kv, n) || s == XenbusStateClosed) {
-		log_info("vbd %u/%u: %s -> %s", v->domid, v->devid, xb_state_name(v->state),
-			 xb_state_name(s));
-		v->state = s;
-	}
+	return (struct vbd *)d;	/* the xbdev is the vbd's first member */
 }
 
 /* --- device lifecycle ------------------------------------------------------ */
-
-static struct vbd *find(uint32_t domid, uint32_t devid)
-{
-	for (struct vbd *v = vbds; v; v = v->next)
-		if (v->domid == domid && v->devid == devid)
-			return v;
-	return NULL;
-}
-
-static void fail(struct vbd *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct vbd *v, const char *fmt, ...)
-{
-	char path[256], msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_err("vbd %u/%u: %s", v->domid, v->devid, msg);
-	free(v->error);
-	v->error = strdup(msg);
-	/* The hotplug script reports this to xl, which prints it. */
-	snprintf(path, sizeof(path), "%s/hotplug-error", v->be_path);
-	bl_xs_write(xen, 0, path, msg);
-}
 
 static unsigned limits_info(const struct vbd *v)
 {
@@ -99,30 +74,30 @@ static void advertise(struct vbd *v)
 	xs_kv_set(kv, &n, "sector-size", 512);
 	xs_kv_set(kv, &n, "physical-sector-size", v->up->physical_sector_size);
 	xs_kv_set(kv, &n, "state", XenbusStateInitWait);
-	if (xs_publish(xen, v->be_path, kv, n)) {
-		log_info("vbd %u/%u: %s -> InitWait", v->domid, v->devid, xb_state_name(v->state));
-		v->state = XenbusStateInitWait;
+	if (xs_publish(xen, v->xb.be_path, kv, n)) {
+		log_info("vbd %u/%u: %s -> InitWait", v->xb.domid, v->xb.devid, xb_state_name(v->xb.state));
+		v->xb.state = XenbusStateInitWait;
 	}
 }
 
 static int open_backing(struct vbd *v)
 {
-	char *mode = xs_readf(xen, "%s/mode", v->be_path);
-	char *discard = xs_readf(xen, "%s/discard-enable", v->be_path);
+	char *mode = xs_readf(xen, "%s/mode", v->xb.be_path);
+	char *discard = xs_readf(xen, "%s/discard-enable", v->xb.be_path);
 	char resolved[PATH_MAX], err[256];
 	/* xl's no-discard writes discard-enable=0; blkback then offers none. */
 	bool discard_enabled = !discard || strcmp(discard, "0");
 
 	free(discard);
-	v->params = xs_readf(xen, "%s/params", v->be_path);
-	char *type = xs_readf(xen, "%s/device-type", v->be_path);
+	v->params = xs_readf(xen, "%s/params", v->xb.be_path);
+	char *type = xs_readf(xen, "%s/device-type", v->xb.be_path);
 
 	v->readonly = !mode || !strchr(mode, 'w');
 	v->cdrom = type && !strcmp(type, "cdrom");
 	free(mode);
 	free(type);
 	if (!v->params || !v->params[0]) {
-		fail(v, "no params node: the xl disk line needs target=PATH");
+		xbdev_fail(&v->xb, "no params node: the xl disk line needs target=PATH");
 		return -1;
 	}
 	if (!strncmp(v->params, "kshim:", 6)) {
@@ -132,24 +107,24 @@ static int open_backing(struct vbd *v)
 		const char *name = v->params + 6, *pci = bl_config_kshim_pci(cfg, name);
 
 		if (!pci) {
-			fail(v, "%s: no device '%s' in blanket.conf's [kshim]", v->params, name);
+			xbdev_fail(&v->xb, "%s: no device '%s' in blanket.conf's [kshim]", v->params, name);
 			return -1;
 		}
 		v->up = uplink_kshim_open(name, pci, v->readonly, err, sizeof(err));
 		snprintf(resolved, sizeof(resolved), "%s (%s)", v->params, pci);
 	} else {
 		if (!realpath(v->params, resolved)) {
-			fail(v, "%s: %s", v->params, strerror(errno));
+			xbdev_fail(&v->xb, "%s: %s", v->params, strerror(errno));
 			return -1;
 		}
 		if (!bl_config_path_allowed(cfg, resolved)) {
-			fail(v, "%s is not under allowed-paths in blanket.conf", resolved);
+			xbdev_fail(&v->xb, "%s is not under allowed-paths in blanket.conf", resolved);
 			return -1;
 		}
 		v->up = uplink_file_open(resolved, v->readonly, cfg->vbd.direct_io, err, sizeof(err));
 	}
 	if (!v->up) {
-		fail(v, "%s", err);
+		xbdev_fail(&v->xb, "%s", err);
 		return -1;
 	}
 	v->lim = (struct blk_limits){
@@ -161,8 +136,8 @@ static int open_backing(struct vbd *v)
 		.discard = cfg->vbd.discard && discard_enabled && v->up->can_discard && !v->readonly,
 	};
 	log_info("vbd %u/%u: serving %s (%s%s, %s, %" PRIu64 " sectors) to domain %u",
-		 v->domid, v->devid, resolved, v->up->kind, v->up->direct ? ", O_DIRECT" : "",
-		 v->readonly ? "read-only" : "read-write", v->lim.sectors, v->fe_domid);
+		 v->xb.domid, v->xb.devid, resolved, v->up->kind, v->up->direct ? ", O_DIRECT" : "",
+		 v->readonly ? "read-only" : "read-write", v->lim.sectors, v->xb.fe_domid);
 	return 0;
 }
 
@@ -176,81 +151,35 @@ static int connect_rings(struct vbd *v);
 static void resume(struct vbd *v)
 {
 	if (connect_rings(v) < 0) {
-		publish_state(v, XenbusStateClosing);
+		xbdev_publish_state(&v->xb, XenbusStateClosing);
 		return;
 	}
 	for (unsigned i = 0; i < v->nr_rings; i++)
 		vbd_ring_resume(&v->rings[i]);
 	v->connected = true;
-	log_info("vbd %u/%u: resumed after a restart", v->domid, v->devid);
+	log_info("vbd %u/%u: resumed after a restart", v->xb.domid, v->xb.devid);
 	for (unsigned i = 0; i < v->nr_rings; i++)
 		vbd_ring_kick(&v->rings[i]);
 }
 
-static bool is_online(uint32_t domid, uint32_t devid)
+/* A device the toolstack wrote, or one a previous blanketd served. */
+static void probe(struct xbdev *d)
 {
-	char *online = xs_readf(xen, "%s/%u/%u/online", be_root, domid, devid);
-	bool on = online && !strcmp(online, "1");
+	struct vbd *v = vbd_of(d);
 
-	free(online);
-	return on;
-}
-
-static void probe(uint32_t domid, uint32_t devid)
-{
-	enum xenbus_state st;
-	struct vbd *v;
-	char *state, *fe_id, path[256];
-
-	snprintf(path, sizeof(path), "%s/%u/%u/state", be_root, domid, devid);
-	state = bl_xs_read(xen, 0, path);
-	if (!state)
-		return; /* half-written or being removed */
-	st = xb_state_parse(state);
-	free(state);
-	if (st >= XenbusStateClosing && !is_online(domid, devid)) {
-		/* Being removed (or our own last write on a device we just
-		 * dropped): nothing to serve.  A toolstack waiting for the ack
-		 * of a removal that began before we started gets it. */
-		if (st == XenbusStateClosing) {
-			struct xs_kv kv[1];
-			unsigned n = 0;
-
-			snprintf(path, sizeof(path), "%s/%u/%u", be_root, domid, devid);
-			xs_kv_set(kv, &n, "state", XenbusStateClosed);
-			xs_publish(xen, path, kv, n);
-		}
-		return;
-	}
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		return;
-	v->domid = domid;
-	v->devid = devid;
-	v->state = st;
-	snprintf(v->be_path, sizeof(v->be_path), "%s/%u/%u", be_root, domid, devid);
-	snprintf(v->token, sizeof(v->token), "fe:%u:%u", domid, devid);
-	v->fe_path = xs_readf(xen, "%s/frontend", v->be_path);
-	fe_id = xs_readf(xen, "%s/frontend-id", v->be_path);
-	v->fe_domid = fe_id ? (uint32_t)strtoul(fe_id, NULL, 10) : domid;
-	free(fe_id);
-	v->next = vbds;
-	vbds = v;
-	if (!v->fe_path) {
-		fail(v, "no frontend node");
+	if (!d->fe_path) {
+		xbdev_fail(&v->xb, "no frontend node");
 		return;
 	}
 	if (open_backing(v) == 0) {
-		if (v->state == XenbusStateConnected)
+		if (d->state == XenbusStateConnected)
 			resume(v);
-		else if (v->state < XenbusStateInitWait)
+		else if (d->state < XenbusStateInitWait)
 			advertise(v);
-	} else if (v->state < XenbusStateInitWait) {
+	} else if (d->state < XenbusStateInitWait) {
 		/* Let libxl run the hotplug script, which reports hotplug-error. */
-		publish_state(v, XenbusStateInitWait);
+		xbdev_publish_state(&v->xb, XenbusStateInitWait);
 	}
-	snprintf(path, sizeof(path), "%s/state", v->fe_path);
-	v->fe_watched = bl_xs_watch(xen, path, v->token);
 }
 
 static void close_rings(struct vbd *v)
@@ -268,47 +197,30 @@ static void release(struct vbd *v)
 	close_rings(v);
 	if (v->up)
 		v->up->ops->close(v->up);
-	free(v->fe_path);
+	free(v->xb.fe_path);
 	free(v->params);
-	free(v->error);
+	free(v->xb.error);
 	free(v);
-}
-
-static void destroy(struct vbd *v)
-{
-	char path[256];
-
-	for (struct vbd **l = &vbds; *l; l = &(*l)->next)
-		if (*l == v) {
-			*l = v->next;
-			break;
-		}
-	if (v->fe_watched) {
-		snprintf(path, sizeof(path), "%s/state", v->fe_path);
-		bl_xs_unwatch(xen, path, v->token);
-	}
-	log_info("vbd %u/%u: removed", v->domid, v->devid);
-	release(v);
 }
 
 static int connect_rings(struct vbd *v)
 {
-	char *proto_s = xs_readf(xen, "%s/protocol", v->fe_path), dir[256], node[32];
+	char *proto_s = xs_readf(xen, "%s/protocol", v->xb.fe_path), dir[256], node[32];
 	int proto = blkif_proto_parse(proto_s);
 	bool ok = true;
 	unsigned long nq, order;
 
 	free(proto_s);
 	if (proto < 0) {
-		fail(v, "frontend protocol unknown");
+		xbdev_fail(&v->xb, "frontend protocol unknown");
 		return -1;
 	}
 	v->persistent = cfg->vbd.persistent_grants &&
-			xs_read_ulong(xen, v->fe_path, "feature-persistent", 0, &ok) == 1;
-	nq = xs_read_ulong(xen, v->fe_path, "multi-queue-num-queues", 1, &ok);
-	order = xs_read_ulong(xen, v->fe_path, "ring-page-order", 0, &ok);
+			xs_read_ulong(xen, v->xb.fe_path, "feature-persistent", 0, &ok) == 1;
+	nq = xs_read_ulong(xen, v->xb.fe_path, "multi-queue-num-queues", 1, &ok);
+	order = xs_read_ulong(xen, v->xb.fe_path, "ring-page-order", 0, &ok);
 	if (!ok || nq == 0 || nq > max_queues || order > cfg->vbd.max_ring_page_order) {
-		fail(v, "frontend asked for %lu queues of order %lu (at most %u of order %u)", nq,
+		xbdev_fail(&v->xb, "frontend asked for %lu queues of order %lu (at most %u of order %u)", nq,
 		     order, max_queues, cfg->vbd.max_ring_page_order);
 		return -1;
 	}
@@ -321,9 +233,9 @@ static int connect_rings(struct vbd *v)
 		unsigned long port;
 
 		if (nq == 1)
-			snprintf(dir, sizeof(dir), "%s", v->fe_path);
+			snprintf(dir, sizeof(dir), "%s", v->xb.fe_path);
 		else
-			snprintf(dir, sizeof(dir), "%s/queue-%u", v->fe_path, q);
+			snprintf(dir, sizeof(dir), "%s/queue-%u", v->xb.fe_path, q);
 		for (unsigned i = 0; i < nr_pages; i++) {
 			if (order == 0)
 				snprintf(node, sizeof(node), "ring-ref");
@@ -335,13 +247,13 @@ static int connect_rings(struct vbd *v)
 		for (unsigned i = 0; i < nr_pages; i++)
 			ok = ok && refs[i] != (grant_ref_t)ULONG_MAX;
 		if (!ok || port > UINT32_MAX) {
-			fail(v, "queue %u: missing or bad ring-ref/event-channel", q);
+			xbdev_fail(&v->xb, "queue %u: missing or bad ring-ref/event-channel", q);
 			close_rings(v);
 			return -1;
 		}
 		if (vbd_ring_open(&v->rings[q], v, q, (enum blkif_proto)proto, refs, nr_pages,
 				  (evtchn_port_t)port)) {
-			fail(v, "queue %u: cannot map the ring or bind its event channel", q);
+			xbdev_fail(&v->xb, "queue %u: cannot map the ring or bind its event channel", q);
 			close_rings(v);
 			return -1;
 		}
@@ -350,7 +262,7 @@ static int connect_rings(struct vbd *v)
 		v->nr_rings = q + 1;
 	}
 	log_info("vbd %u/%u: connected: %lu queue(s) of %u entries, %s grants, protocol %s",
-		 v->domid, v->devid, nq, v->rings[0].size,
+		 v->xb.domid, v->xb.devid, nq, v->rings[0].size,
 		 v->persistent ? "persistent" : "mapped per request",
 		 proto == BLKIF_PROTO_X86_32 ? "x86_32" : proto == BLKIF_PROTO_X86_64 ? "x86_64" : "native");
 	return 0;
@@ -365,23 +277,11 @@ static bool busy(const struct vbd *v)
 }
 
 /* Re-read what the toolstack and the frontend say, and act on it. */
-static void update(struct vbd *v)
+static void update(struct xbdev *d)
 {
-	char *s = xs_readf(xen, "%s/state", v->be_path), *online = NULL, *fe = NULL;
-	struct xb_input in = { .be = v->state };
-	struct xb_step step;
+	struct vbd *v = vbd_of(d);
+	struct xb_step step = xb_backend_step(xbdev_read_input(d));
 
-	in.be_gone = !s;
-	free(s);
-	if (!in.be_gone) {
-		online = xs_readf(xen, "%s/online", v->be_path);
-		fe = v->fe_path ? xs_readf(xen, "%s/state", v->fe_path) : NULL;
-	}
-	in.online = online && !strcmp(online, "1");
-	in.fe = xb_state_parse(fe);
-	free(online);
-	free(fe);
-	step = xb_backend_step(in);
 	if (step.disconnect && v->nr_rings) {
 		v->connected = false;
 		/* Guest pages stay mapped until their I/O is done: vbd_drained()
@@ -394,91 +294,47 @@ static void update(struct vbd *v)
 		step.next = XenbusStateClosing; /* the backing failed to open */
 	else if (step.connect && connect_rings(v) < 0)
 		step.next = XenbusStateClosing;
-	if (step.next != v->state)
-		publish_state(v, step.next);
+	if (step.next != v->xb.state)
+		xbdev_publish_state(&v->xb, step.next);
 	if (step.connect && v->nr_rings) {
 		v->connected = true;
 		for (unsigned i = 0; i < v->nr_rings; i++)
 			vbd_ring_kick(&v->rings[i]);
 	}
-	if (step.remove)
-		destroy(v);
+	if (step.remove) {
+		xbdev_remove(d);
+		release(v);
+	}
 }
 
 void vbd_drained(struct vbd *v)
 {
-	update(v);
+	update(&v->xb);
 }
 
 void vbd_fatal(struct vbd *v, const char *why)
 {
 	char path[256];
 
-	log_err("vbd %u/%u: frontend broke the protocol (%s): disconnecting it", v->domid,
-		v->devid, why);
+	log_err("vbd %u/%u: frontend broke the protocol (%s): disconnecting it", v->xb.domid,
+		v->xb.devid, why);
 	v->connected = false;
-	snprintf(path, sizeof(path), "%s/blanket-error", v->be_path);
+	snprintf(path, sizeof(path), "%s/blanket-error", v->xb.be_path);
 	bl_xs_write(xen, 0, path, why);
 	/* Closing tells blkfront to close; it can connect again afterwards. */
-	publish_state(v, XenbusStateClosing);
+	xbdev_publish_state(&v->xb, XenbusStateClosing);
 }
 
 /* --- watches and events ---------------------------------------------------- */
 
-/* A device the scan found: probe it unless we have it. */
-static void found(uint32_t domid, uint32_t devid)
-{
-	if (!find(domid, devid))
-		probe(domid, devid);
-}
-
 void vbd_xs_event(const char *path, const char *token)
 {
-	uint32_t domid, devid;
-	const char *rest;
-	struct vbd *v;
-
-	if (!strncmp(token, "fe:", 3)) {
-		unsigned d, i;
-
-		if (sscanf(token, "fe:%u:%u", &d, &i) == 2 && (v = find(d, i)))
-			update(v);
-		return;
-	}
-	if (strcmp(token, "vbd"))
-		return;
-	switch (xs_backend_where(path, be_root, &domid, &devid, &rest)) {
-	case XS_ROOT:
-		xs_scan_devices(xen, be_root, found);
-		return;
-	case XS_DOMAIN:
-		/* A whole domain's directory changed (removed): look at its devices. */
-		for (v = vbds; v;) {
-			struct vbd *next = v->next;
-
-			if (v->domid == domid)
-				update(v);
-			v = next;
-		}
-		return;
-	case XS_DEVICE:
-		break;
-	default:
-		return;
-	}
-	v = find(domid, devid);
-	if (!v) {
-		probe(domid, devid);
-		return;
-	}
-	/* Our own feature writes fire this watch too; only these matter. */
-	if (rest[0] == '\0' || !strcmp(rest, "/state") || !strcmp(rest, "/online"))
-		update(v);
+	xbdev_xs_event(&vbd_class, path, token);
 }
 
 void vbd_evtchn_event(evtchn_port_t port)
 {
-	for (struct vbd *v = vbds; v; v = v->next)
+	for (struct vbd *v = vbd_list(); v; v = vbd_next(v))
 		for (unsigned i = 0; i < v->nr_rings; i++)
 			if (v->rings[i].port == port) {
 				v->rings[i].stats.events++;
@@ -490,14 +346,13 @@ void vbd_evtchn_event(evtchn_port_t port)
 static void on_purge(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l, (void)w, (void)revents;
-	for (struct vbd *v = vbds; v; v = v->next)
+	for (struct vbd *v = vbd_list(); v; v = vbd_next(v))
 		for (unsigned i = 0; i < v->nr_rings; i++)
 			vbd_ring_purge(&v->rings[i]);
 }
 
 int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
 {
-	char *self;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	loop = l;
@@ -509,9 +364,6 @@ int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
 	max_queues = c->vbd.max_queues ? c->vbd.max_queues : (unsigned)(cpus > 0 ? cpus : 1);
 	if (max_queues > VBD_MAX_QUEUES)
 		max_queues = VBD_MAX_QUEUES;
-	self = bl_xs_read(x, 0, "domid");
-	snprintf(be_root, sizeof(be_root), "/local/domain/%s/backend/vbd", self ? self : "0");
-	free(self);
 	/* Grants stay mapped (persistent) across many rings: lift gntdev's cap. */
 	bl_gnt_set_max(x, 1u << 20);
 	/* Take the configured L0 devices from their drivers now, so that a
@@ -526,22 +378,19 @@ int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
 	}
 	ev_timer_init(&purge_timer, on_purge, 1., 1.);
 	ev_timer_start(loop, &purge_timer);
-	/* The watch fires once at registration: that first event scans. */
-	if (!bl_xs_watch(x, be_root, "vbd"))
-		return -1;
-	return 0;
+	return xbdev_class_init(&vbd_class, x);
 }
 
 struct vbd *vbd_list(void)
 {
-	return vbds;
+	return vbd_of(vbd_class.devs);
 }
 
 bool vbd_quiesce(void)
 {
 	bool idle = true;
 
-	for (struct vbd *v = vbds; v; v = v->next) {
+	for (struct vbd *v = vbd_list(); v; v = vbd_next(v)) {
 		v->connected = false;
 		idle = idle && !busy(v);
 	}
@@ -552,11 +401,7 @@ void vbd_shutdown(void)
 {
 	/* Leave the guests' devices as they are in xenstore: a restarted
 	 * blanketd takes them over.  Only our own mappings go. */
-	while (vbds) {
-		struct vbd *v = vbds;
-
-		vbds = v->next;
-		release(v);
-	}
+	for (struct xbdev *d; (d = xbdev_pop(&vbd_class));)
+		release(vbd_of(d));
 	ev_timer_stop(loop, &purge_timer);
 }

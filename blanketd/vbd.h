@@ -18,6 +18,7 @@
 #include "config.h"
 #include "pgrant.h"
 #include "uplink.h"
+#include "xbdev.h"
 #include "xen.h"
 #include "xenbus.h"
 
@@ -76,14 +77,7 @@ struct vbd_ring {
 };
 
 struct vbd {
-	struct vbd *next;
-	uint32_t domid, devid;
-	char be_path[96];
-	char *fe_path;
-	uint32_t fe_domid;
-	char token[48];
-	bool fe_watched;
-	enum xenbus_state state;      /* what we last published */
+	struct xbdev xb;              /* first: identity, paths, published state */
 	char *params;
 	bool readonly;
 	bool cdrom;                   /* device-type=cdrom: VDISK_CDROM in info */
@@ -93,7 +87,6 @@ struct vbd {
 	struct uplink *up;
 	unsigned nr_rings;
 	struct vbd_ring *rings;
-	char *error;                  /* why the device failed, if it did */
 };
 
 /* vbd.c */
@@ -103,7 +96,12 @@ void vbd_evtchn_event(evtchn_port_t port);
 /* Stop taking requests; true once no I/O is in flight (then vbd_shutdown). */
 bool vbd_quiesce(void);
 void vbd_shutdown(void);
+/* The devices, in no particular order: for (v = vbd_list(); v; v = vbd_next(v)) */
 struct vbd *vbd_list(void);
+static inline struct vbd *vbd_next(const struct vbd *v)
+{
+	return (struct vbd *)v->xb.next;	/* every device on the vbd class's list is a vbd */
+}
 
 /* vbd_stats.c: the device list (list_only) or all stats, as text or JSON. */
 void vbd_render(FILE *f, bool json, bool list_only);

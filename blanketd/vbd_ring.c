@@ -62,7 +62,7 @@ static int map_refs(struct vbd_ring *r, const grant_ref_t *refs, unsigned n, boo
 	for (unsigned i = 0; i < n; i++) {
 		if (v->persistent) {
 			bool full;
-			struct pgrant *p = pgrant_get(&r->pg, x, v->fe_domid, refs[i], &full);
+			struct pgrant *p = pgrant_get(&r->pg, x, v->xb.fe_domid, refs[i], &full);
 
 			if (p) {
 				pg[(*nr_pg)++] = p;
@@ -77,7 +77,7 @@ static int map_refs(struct vbd_ring *r, const grant_ref_t *refs, unsigned n, boo
 	}
 	if (nt) {
 		/* Persistent grants are granted writable; so map those writable too. */
-		*tmap = bl_gnt_map(x, v->fe_domid, nt, tref, writable || v->persistent);
+		*tmap = bl_gnt_map(x, v->xb.fe_domid, nt, tref, writable || v->persistent);
 		r->stats.transient_maps++;
 		if (!*tmap)
 			goto fail;
@@ -191,8 +191,8 @@ static void io_done(struct uplink_io *u, int res)
 		uint64_t done = res > 0 ? (uint64_t)res : 0, at = 0;
 
 		if (res < 0 || done != u->len)
-			log_debug("vbd %u/%u: merged %s at %llu: %s", io->ring->vbd->domid,
-				  io->ring->vbd->devid, u->op == UPLINK_READ ? "read" : "write",
+			log_debug("vbd %u/%u: merged %s at %llu: %s", io->ring->vbd->xb.domid,
+				  io->ring->vbd->xb.devid, u->op == UPLINK_READ ? "read" : "write",
 				  (unsigned long long)u->offset, res < 0 ? strerror(-res) : "short");
 		for (struct vbd_io *m = io, *next; m; m = next) {
 			uint64_t len = io_req(m)->nr_sectors << BLK_SECTOR_SHIFT;
@@ -211,8 +211,8 @@ static void io_done(struct uplink_io *u, int res)
 	}
 	if (res < 0 || (data && (uint64_t)res != u->len)) {
 		if (res < 0)
-			log_debug("vbd %u/%u: %s at %llu failed: %s", io->ring->vbd->domid,
-				  io->ring->vbd->devid, u->op == UPLINK_READ ? "read" : "write",
+			log_debug("vbd %u/%u: %s at %llu failed: %s", io->ring->vbd->xb.domid,
+				  io->ring->vbd->xb.devid, u->op == UPLINK_READ ? "read" : "write",
 				  (unsigned long long)u->offset, strerror(-res));
 		finish(io, res == -EOPNOTSUPP && !data ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR);
 		return;
@@ -475,15 +475,15 @@ int vbd_ring_open(struct vbd_ring *r, struct vbd *v, unsigned index, enum blkif_
 	r->nr_pages = nr_pages;
 	r->size = blkif_ring_size(proto, nr_pages);
 	r->st_fd = -1;
-	r->sring = bl_gnt_map(x, v->fe_domid, nr_pages, refs, true);
+	r->sring = bl_gnt_map(x, v->xb.fe_domid, nr_pages, refs, true);
 	if (!r->sring) {
-		log_err("vbd %u/%u: cannot map ring %u (%u pages): %s", v->domid, v->devid, index,
+		log_err("vbd %u/%u: cannot map ring %u (%u pages): %s", v->xb.domid, v->xb.devid, index,
 			nr_pages, strerror(errno));
 		return -1;
 	}
-	port = bl_evtchn_bind(x, v->fe_domid, remote_port);
+	port = bl_evtchn_bind(x, v->xb.fe_domid, remote_port);
 	if (port < 0) {
-		log_err("vbd %u/%u: cannot bind event channel %u: %s", v->domid, v->devid,
+		log_err("vbd %u/%u: cannot bind event channel %u: %s", v->xb.domid, v->xb.devid,
 			remote_port, strerror(errno));
 		goto fail;
 	}

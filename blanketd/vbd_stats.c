@@ -55,20 +55,20 @@ static void render_json(FILE *f, bool list_only)
 	bool first = true;
 
 	fputs("{\"vbds\":[", f);
-	for (const struct vbd *v = vbd_list(); v; v = v->next) {
+	for (const struct vbd *v = vbd_list(); v; v = vbd_next(v)) {
 		fprintf(f, "%s{\"domid\":%u,\"devid\":%u,\"frontend_domid\":%u,\"state\":", first ? "" : ",",
-			v->domid, v->devid, v->fe_domid);
+			v->xb.domid, v->xb.devid, v->xb.fe_domid);
 		first = false;
-		json_str(f, xb_state_name(v->state));
+		json_str(f, xb_state_name(v->xb.state));
 		fputs(",\"backing\":", f);
 		json_str(f, v->params);
 		fprintf(f, ",\"uplink\":\"%s\",\"direct_io\":%s,\"readonly\":%s,\"sectors\":%" PRIu64
 			",\"persistent\":%s",
 			v->up ? v->up->kind : "none", v->up && v->up->direct ? "true" : "false",
 			v->readonly ? "true" : "false", v->lim.sectors, v->persistent ? "true" : "false");
-		if (v->error) {
+		if (v->xb.error) {
 			fputs(",\"error\":", f);
-			json_str(f, v->error);
+			json_str(f, v->xb.error);
 		}
 		if (!list_only) {
 			const struct uplink_stats z = { 0 }, *us = v->up ? &v->up->stats : &z;
@@ -100,12 +100,12 @@ static void render_text(FILE *f, bool list_only)
 
 	if (!v)
 		fputs("no vbd devices\n", f);
-	for (; v; v = v->next) {
-		fprintf(f, "vbd %u/%u  dom%u  %-12s %s (%s%s, %s, %" PRIu64 " sectors)%s%s\n", v->domid,
-			v->devid, v->fe_domid, xb_state_name(v->state), v->params ? v->params : "-",
+	for (; v; v = vbd_next(v)) {
+		fprintf(f, "vbd %u/%u  dom%u  %-12s %s (%s%s, %s, %" PRIu64 " sectors)%s%s\n", v->xb.domid,
+			v->xb.devid, v->xb.fe_domid, xb_state_name(v->xb.state), v->params ? v->params : "-",
 			v->up ? v->up->kind : "none", v->up && v->up->direct ? ", O_DIRECT" : "",
-			v->readonly ? "ro" : "rw", v->lim.sectors, v->error ? "  error: " : "",
-			v->error ? v->error : "");
+			v->readonly ? "ro" : "rw", v->lim.sectors, v->xb.error ? "  error: " : "",
+			v->xb.error ? v->xb.error : "");
 		if (list_only)
 			continue;
 		if (v->up) {

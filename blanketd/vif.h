@@ -20,6 +20,7 @@
 #include "netif.h"
 #include "switch.h"
 #include "uplink.h"
+#include "xbdev.h"
 #include "xen.h"
 #include "xenbus.h"
 
@@ -108,18 +109,10 @@ struct vif_queue {
 };
 
 struct vif {
-	struct vif *next;
-	uint32_t domid, devid;
-	char be_path[96];
-	char *fe_path;
-	uint32_t fe_domid;
-	char token[48];
-	bool fe_watched;
-	enum xenbus_state state;         /* what we last published */
+	struct xbdev xb;                 /* first: identity, paths, published state */
 	bool connected;
 	bool disabled;                   /* fatal TX error: off until the frontend reconnects */
 	bool broken;                     /* no frontend or mac node: never connects */
-	char *error;
 	uint8_t mac[SW_ETH_ALEN];
 	/* negotiated with the frontend */
 	bool sg, gso4, gso6, csum, ipv6_csum, mcast_ctrl, split;
@@ -142,7 +135,12 @@ int vif_init(struct ev_loop *loop, struct bl_xen *xen, const struct bl_config *c
 void vif_xs_event(const char *path, const char *token);
 void vif_evtchn_event(evtchn_port_t port);
 void vif_shutdown(void);
+/* The devices, in no particular order: for (v = vif_list(); v; v = vif_next(v)) */
 struct vif *vif_list(void);
+static inline struct vif *vif_next(const struct vif *v)
+{
+	return (struct vif *)v->xb.next;	/* every device on the vif class's list is a vif */
+}
 struct sw *vif_switch(void);
 /* The frontend broke the protocol: stop serving it until it reconnects. */
 void vif_fatal(struct vif *v, const char *why);

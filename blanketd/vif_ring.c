@@ -130,7 +130,7 @@ static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 	b->nr_frags = pkt->nr_slots;
 	for (unsigned i = 0; i < pkt->nr_slots; i++)
 		b->frag[i] = (struct sw_frag){
-			.domid = v->fe_domid,
+			.domid = v->xb.fe_domid,
 			.gref = pkt->slot[i].gref,
 			.offset = pkt->slot[i].offset,
 			.len = pkt->slot[i].size,
@@ -180,7 +180,7 @@ static void tx_batch_run(struct vif_queue *q)
 
 			if (!sl->size)
 				continue;
-			g->src = (struct bl_copy_ptr){ .foreign = true, .domid = v->fe_domid,
+			g->src = (struct bl_copy_ptr){ .foreign = true, .domid = v->xb.fe_domid,
 						       .gref = sl->gref, .offset = sl->offset };
 			g->dst = (struct bl_copy_ptr){ .virt = len ? hdr + got : &probe };
 			g->len = (uint16_t)(len ? len : 1);
@@ -293,7 +293,7 @@ static const char *tx_collect(struct vif_queue *q)
 			if (vd == NETIF_TX_ERROR) {
 				q->st->tx_cons += t->pkt->consumed;
 				q->stats.drops[VIF_DROP_TX_ERROR]++;
-				log_debug("vif %u/%u: TX packet dropped: %s", v->domid, v->devid,
+				log_debug("vif %u/%u: TX packet dropped: %s", v->xb.domid, v->xb.devid,
 					  netif_tx_reason_str(t->pkt->reason));
 				tx_respond(q, t->pkt, NETIF_RSP_ERROR);
 				continue;
@@ -418,19 +418,19 @@ int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index, grant_ref
 	q->tx_size = netif_tx_ring_size(1);
 	q->rx_size = netif_rx_ring_size(1);
 	q->remaining_credit = UINT64_MAX;
-	q->tx_sring = bl_gnt_map(x, v->fe_domid, 1, &tx_ref, true);
-	q->rx_sring = bl_gnt_map(x, v->fe_domid, 1, &rx_ref, true);
+	q->tx_sring = bl_gnt_map(x, v->xb.fe_domid, 1, &tx_ref, true);
+	q->rx_sring = bl_gnt_map(x, v->xb.fe_domid, 1, &rx_ref, true);
 	if (!q->tx_sring || !q->rx_sring) {
-		log_err("vif %u/%u: cannot map queue %u's rings: %s", v->domid, v->devid, index,
+		log_err("vif %u/%u: cannot map queue %u's rings: %s", v->xb.domid, v->xb.devid, index,
 			strerror(errno));
 		goto fail;
 	}
-	port = bl_evtchn_bind(x, v->fe_domid, tx_evt);
+	port = bl_evtchn_bind(x, v->xb.fe_domid, tx_evt);
 	if (port < 0)
 		goto fail;
 	q->tx_port = q->rx_port = (evtchn_port_t)port;
 	if (rx_evt != tx_evt) {
-		port = bl_evtchn_bind(x, v->fe_domid, rx_evt);
+		port = bl_evtchn_bind(x, v->xb.fe_domid, rx_evt);
 		if (port < 0)
 			goto fail;
 		q->rx_port = (evtchn_port_t)port;
@@ -517,10 +517,10 @@ int vif_ctrl_open(struct vif *v, grant_ref_t ref, evtchn_port_t evt)
 
 	v->ctrl_size = netif_ctrl_ring_size(1);
 	v->ctrl_cons = v->ctrl_rsp_pvt = 0;
-	v->ctrl_sring = bl_gnt_map(vif_ctx.xen, v->fe_domid, 1, &ref, true);
+	v->ctrl_sring = bl_gnt_map(vif_ctx.xen, v->xb.fe_domid, 1, &ref, true);
 	if (!v->ctrl_sring)
 		return -1;
-	port = bl_evtchn_bind(vif_ctx.xen, v->fe_domid, evt);
+	port = bl_evtchn_bind(vif_ctx.xen, v->xb.fe_domid, evt);
 	if (port < 0) {
 		vif_ctrl_close(v);
 		return -1;
@@ -558,7 +558,7 @@ static uint32_t ctrl_one(struct vif *v, struct netif_ctrl_req *req, uint32_t sta
 		struct bl_gnt_copy_seg seg = { 0 };
 
 		len = req->action == NETIF_CTRL_COPY_KEY ? req->len : (size_t)req->len * 4;
-		seg.src = (struct bl_copy_ptr){ .foreign = true, .domid = v->fe_domid,
+		seg.src = (struct bl_copy_ptr){ .foreign = true, .domid = v->xb.fe_domid,
 						.gref = req->gref, .offset = 0 };
 		seg.dst = (struct bl_copy_ptr){ .virt = data };
 		seg.len = (uint16_t)len;

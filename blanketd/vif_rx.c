@@ -237,7 +237,7 @@ static void bounce(struct vif_queue *q)
 
 void vif_rx_bounce_all(void)
 {
-	for (struct vif *v = vif_list(); v; v = v->next)
+	for (struct vif *v = vif_list(); v; v = vif_next(v))
 		for (unsigned i = 0; i < v->nr_queues; i++)
 			if (v->queues[i].backlog)
 				bounce(&v->queues[i]);
@@ -286,7 +286,7 @@ static void add_seg(struct vif_queue *q, RING_IDX idx, const struct netif_rx_req
 	else
 		s->src = (struct bl_copy_ptr){ .foreign = true, .domid = f->domid, .gref = f->gref,
 					       .offset = (uint16_t)(f->offset + foff) };
-	s->dst = (struct bl_copy_ptr){ .foreign = true, .domid = q->vif->fe_domid,
+	s->dst = (struct bl_copy_ptr){ .foreign = true, .domid = q->vif->xb.fe_domid,
 				       .gref = req->gref, .offset = dst_off };
 	s->len = len;
 	pass.meta[pass.n] = (struct seg_meta){ .q = q, .idx = idx, .id = req->id };

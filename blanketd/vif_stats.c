@@ -52,18 +52,18 @@ static void render_json(FILE *f, bool list_only)
 	char mac[18];
 
 	fputs("{\"vifs\":[", f);
-	for (const struct vif *v = vif_list(); v; v = v->next) {
+	for (const struct vif *v = vif_list(); v; v = vif_next(v)) {
 		const struct sw_port_stats *ps = &v->port.stats;
 
 		fprintf(f, "%s{\"domid\":%u,\"devid\":%u,\"frontend_domid\":%u,\"name\":\"%s\","
 			"\"state\":\"%s\",\"mac\":\"%s\",\"queues_n\":%u,\"disabled\":%s",
-			first ? "" : ",", v->domid, v->devid, v->fe_domid, v->port.name,
-			xb_state_name(v->state), mac_str(v->mac, mac), v->nr_queues,
+			first ? "" : ",", v->xb.domid, v->xb.devid, v->xb.fe_domid, v->port.name,
+			xb_state_name(v->xb.state), mac_str(v->mac, mac), v->nr_queues,
 			v->disabled ? "true" : "false");
 		first = false;
-		if (v->error) {
+		if (v->xb.error) {
 			fputs(",\"error\":\"", f);
-			for (const char *c = v->error; *c; c++)
+			for (const char *c = v->xb.error; *c; c++)
 				fprintf(f, (*c == '"' || *c == '\\') ? "\\%c" :
 					((unsigned char)*c < 0x20 ? "?" : "%c"), *c);
 			fputc('"', f);
@@ -119,11 +119,11 @@ static void render_text(FILE *f, bool list_only)
 
 	if (!v)
 		fputs("no vif devices\n", f);
-	for (; v; v = v->next) {
-		fprintf(f, "vif %u/%u  dom%u  %-12s %s mac %s  %u queue(s)%s%s%s\n", v->domid, v->devid,
-			v->fe_domid, xb_state_name(v->state), v->port.name, mac_str(v->mac, mac),
+	for (; v; v = vif_next(v)) {
+		fprintf(f, "vif %u/%u  dom%u  %-12s %s mac %s  %u queue(s)%s%s%s\n", v->xb.domid, v->xb.devid,
+			v->xb.fe_domid, xb_state_name(v->xb.state), v->port.name, mac_str(v->mac, mac),
 			v->nr_queues, v->disabled ? "  DISABLED (protocol error)" : "",
-			v->error ? "  error: " : "", v->error ? v->error : "");
+			v->xb.error ? "  error: " : "", v->xb.error ? v->xb.error : "");
 		if (list_only)
 			continue;
 		fprintf(f, "  switch: in %" PRIu64 "  out %" PRIu64 "  spoofed %" PRIu64 "  flooded %"

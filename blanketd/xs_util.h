@@ -30,14 +30,4 @@ void xs_kv_set(struct xs_kv *kv, unsigned *n, const char *key, unsigned long lon
  * write would leave orphan nodes behind.  False if nothing was written. */
 bool xs_publish(struct bl_xen *x, const char *dir, const struct xs_kv *kv, unsigned n);
 
-/* Call found(domid, devid) for every device under root (backend/<type>). */
-void xs_scan_devices(struct bl_xen *x, const char *root, void (*found)(uint32_t domid, uint32_t devid));
-
-/* Where a watch event on a backend tree fired, relative to root. */
-enum xs_where { XS_OTHER, XS_ROOT, XS_DOMAIN, XS_DEVICE };
-/* XS_ROOT: root itself; XS_DOMAIN: root/<domid>; XS_DEVICE: root/<domid>/<devid>[/rest], with
- * *rest pointing at "" or "/node..." in path. */
-enum xs_where xs_backend_where(const char *path, const char *root, uint32_t *domid,
-			       uint32_t *devid, const char **rest);
-
 #endif

@@ -335,8 +335,8 @@ void connect_device(struct fe *f, const char *params, const char *mode)
 
 struct vbd *find_vbd(uint32_t devid)
 {
-	for (struct vbd *v = vbd_list(); v; v = v->next)
-		if (v->domid == DOMID && v->devid == devid)
+	for (struct vbd *v = vbd_list(); v; v = vbd_next(v))
+		if (v->xb.domid == DOMID && v->xb.devid == devid)
 			return v;
 	return NULL;
 }

@@ -243,8 +243,8 @@ void connect_vif(struct vfe *f)
 
 struct vif *find_vif(const struct vfe *f)
 {
-	for (struct vif *v = vif_list(); v; v = v->next)
-		if (v->domid == f->domid && v->devid == f->devid)
+	for (struct vif *v = vif_list(); v; v = vif_next(v))
+		if (v->xb.domid == f->domid && v->xb.devid == f->devid)
 			return v;
 	return NULL;
 }
