@@ -73,11 +73,7 @@ static void advertise(struct vbd *v)
 	xs_kv_set(kv, &n, "info", limits_info(v));
 	xs_kv_set(kv, &n, "sector-size", 512);
 	xs_kv_set(kv, &n, "physical-sector-size", v->up->physical_sector_size);
-	xs_kv_set(kv, &n, "state", XenbusStateInitWait);
-	if (xs_publish(xen, v->xb.be_path, kv, n)) {
-		log_info("vbd %u/%u: %s -> InitWait", v->xb.domid, v->xb.devid, xb_state_name(v->xb.state));
-		v->xb.state = XenbusStateInitWait;
-	}
+	xbdev_publish(&v->xb, kv, n, XenbusStateInitWait);
 }
 
 static int open_backing(struct vbd *v)

@@ -80,11 +80,7 @@ static void advertise(struct vif *v)
 	xs_kv_set(kv, &n, "multi-queue-max-queues", max_queues);
 	xs_kv_set(kv, &n, "feature-ctrl-ring", 1);
 	xs_kv_set(kv, &n, "feature-xdp-headroom", 1);
-	xs_kv_set(kv, &n, "state", XenbusStateInitWait);
-	if (xs_publish(xen, v->xb.be_path, kv, n)) {
-		log_info("vif %u/%u: %s -> InitWait", v->xb.domid, v->xb.devid, xb_state_name(v->xb.state));
-		v->xb.state = XenbusStateInitWait;
-	}
+	xbdev_publish(&v->xb, kv, n, XenbusStateInitWait);
 }
 
 /* netback's xen_net_read_rate: "bytes,usec"; absent or bad: unlimited. */

@@ -16,11 +16,14 @@ struct xbdev *xbdev_find(const struct xbdev_class *c, uint32_t domid, uint32_t d
 	return NULL;
 }
 
-void xbdev_publish_state(struct xbdev *d, enum xenbus_state s)
+void xbdev_publish(struct xbdev *d, const struct xs_kv *nodes, unsigned n, enum xenbus_state s)
 {
-	struct xs_kv kv[1];
-	unsigned n = 0;
+	struct xs_kv kv[XBDEV_MAX_NODES + 1];
 
+	if (n > XBDEV_MAX_NODES)
+		n = XBDEV_MAX_NODES;
+	if (n)
+		memcpy(kv, nodes, n * sizeof(*kv));
 	xs_kv_set(kv, &n, "state", s);
 	if (xs_publish(d->cls->xen, d->be_path, kv, n) || s == XenbusStateClosed) {
 		log_info("%s %u/%u: %s -> %s", d->cls->name, d->domid, d->devid,

@@ -17,6 +17,7 @@
 
 #include "xen.h"
 #include "xenbus.h"
+#include "xs_util.h"
 
 struct xbdev_class;
 
@@ -56,8 +57,14 @@ int xbdev_class_init(struct xbdev_class *c, struct bl_xen *x);
 void xbdev_xs_event(struct xbdev_class *c, const char *path, const char *token);
 
 struct xbdev *xbdev_find(const struct xbdev_class *c, uint32_t domid, uint32_t devid);
-/* Publish state s (nothing once the toolstack removed the directory). */
-void xbdev_publish_state(struct xbdev *d, enum xenbus_state s);
+/* Write nodes[0..n) and state s in one transaction (nothing once the toolstack removed the
+ * directory): a class's features go with its InitWait. */
+#define XBDEV_MAX_NODES 24
+void xbdev_publish(struct xbdev *d, const struct xs_kv *nodes, unsigned n, enum xenbus_state s);
+static inline void xbdev_publish_state(struct xbdev *d, enum xenbus_state s)
+{
+	xbdev_publish(d, NULL, 0, s);
+}
 /* Log why the device cannot be served and tell the hotplug script (xl prints it). */
 void xbdev_fail(struct xbdev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* What the state machine (libblanket/xenbus.h) needs from xenstore now. */
