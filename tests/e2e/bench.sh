@@ -11,7 +11,10 @@
 #           guest's pages DMA'd by the device through kshim, against blkback on dom0's virtio_blk
 #           driver (/dev/vdb as a phy device). Also shows blanketd's uplink copies per request.
 # Under emulation the figures measure CPU per request (dom0 and guest share 2 emulated CPUs) and are
-# noisy (~20% on 4 KiB randread): compare medians of >= 3 rounds before concluding.
+# noisy (~20% on 4 KiB randread): compare medians of >= 3 rounds before concluding. The disk tables
+# add CPU per request, dom0 + guest, for each backend; "model" is the bd/bb ratio those predict
+# (it tracks the measured one), "ceiling" the bd/bb ratio blanketd would reach if its dom0 side
+# cost nothing: the guest's own CPU per request bounds every ratio.
 #   BENCH_ROUNDS=3 BENCH_SECONDS=15 BENCH_BACKING="direct cached" tests/e2e/bench.sh
 #
 # Then the network (BENCH_NET picks some; "" for none), 2 guests, iperf3 (guest/bench-net.sh,
