@@ -155,13 +155,13 @@ static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 /*
  * The packets collected by this kick: one copy call for all of them, then
  * into the switch in ring order.  Each data slot is one segment: the part
- * of the header it holds, or a 1-byte probe of its grant (into a scratch
- * byte) when the header lies wholly before it.  A slot of size 0 is not
- * probed: no byte of it is ever read.
+ * of the header it holds, or a 1-byte probe of its grant (into
+ * bl_gnt_probe_sink) when the header lies wholly before it.  A slot of
+ * size 0 is not probed: no byte of it is ever read.
  */
 static void tx_batch_run(struct vif_queue *q)
 {
-	static uint8_t probe;
+	struct bl_copy_ptr probe = bl_gnt_probe_sink(vif_ctx.xen);
 	struct vif *v = q->vif;
 	unsigned n = 0;
 
@@ -182,7 +182,7 @@ static void tx_batch_run(struct vif_queue *q)
 				continue;
 			g->src = (struct bl_copy_ptr){ .foreign = true, .domid = v->xb.fe_domid,
 						       .gref = sl->gref, .offset = sl->offset };
-			g->dst = (struct bl_copy_ptr){ .virt = len ? hdr + got : &probe };
+			g->dst = len ? (struct bl_copy_ptr){ .virt = hdr + got } : probe;
 			g->len = (uint16_t)(len ? len : 1);
 			g->status = GNTST_general_error;
 			got += len;

@@ -59,6 +59,11 @@ struct bl_gnt_copy_seg {
 /* 0, or -1 with errno when a batch did not reach the hypervisor (its
  * segments then say GNTST_general_error). */
 int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n);
+/* Where to copy the byte of a grant probe (a 1-byte copy that only checks a
+ * guest granted a page): a page of ours granted to ourselves (xen-gntalloc),
+ * so that gntdev need not pin a local page for every probe segment (one
+ * get_user_pages each); a local scratch byte without xen-gntalloc. */
+struct bl_copy_ptr bl_gnt_probe_sink(struct bl_xen *x);
 
 /* --- event channels ------------------------------------------------------ */
 
