@@ -90,7 +90,7 @@ struct vif_queue {
 	struct vif_txp **tx_batch;       /* [tx_size]: read by this kick, not yet sent */
 	unsigned tx_nbatch;
 	struct bl_gnt_copy_seg *tx_segs; /* [tx_size]: the batch's copy (a segment per slot) */
-	uint8_t *tx_hdrs;                /* [tx_size][SW_HDR_MAX], page aligned: headers land here */
+	struct bl_self_pages tx_hdrs;    /* [tx_size][SW_HDR_MAX]: headers land here, by grant copy */
 	/* RX ring: the guest's buffers */
 	void *rx_sring;
 	unsigned rx_size;

@@ -102,10 +102,11 @@ static void tx_mcast(struct vif_queue *q, const struct netif_tx_pkt *pkt)
 	tx_respond(q, pkt, st);
 }
 
-/* The header area of packet t (SW_HDR_MAX bytes, never across a page). */
-static uint8_t *tx_hdr_area(struct vif_queue *q, const struct vif_txp *t)
+/* Where packet t's header area starts in q->tx_hdrs (SW_HDR_MAX bytes,
+ * never across a page). */
+static size_t tx_hdr_off(struct vif_queue *q, const struct vif_txp *t)
 {
-	return q->tx_hdrs + (size_t)(t - q->txp) * SW_HDR_MAX;
+	return (size_t)(t - q->txp) * SW_HDR_MAX;
 }
 
 /* The bytes of packet t the batch copy brings into its header area. */
@@ -144,7 +145,7 @@ static void tx_submit(struct vif_queue *q, struct vif_txp *t)
 		b->meta.csum_blank = true;
 	}
 	b->hdr_len = tx_hdr_len(t);
-	memcpy(b->hdr, tx_hdr_area(q, t), b->hdr_len);
+	memcpy(b->hdr, q->tx_hdrs.addr + tx_hdr_off(q, t), b->hdr_len);
 	q->stats.tx_pkts++;
 	q->stats.tx_bytes += pkt->len;
 	sw_input(vif_ctx.sw, &v->port, b);
@@ -170,7 +171,7 @@ static void tx_batch_run(struct vif_queue *q)
 	for (unsigned k = 0; k < q->tx_nbatch; k++) {
 		struct vif_txp *t = q->tx_batch[k];
 		unsigned want = tx_hdr_len(t), got = 0;
-		uint8_t *hdr = tx_hdr_area(q, t);
+		size_t hdr = tx_hdr_off(q, t);
 
 		t->seg0 = n;
 		for (unsigned i = 0; i < t->pkt->nr_slots; i++) {
@@ -182,7 +183,7 @@ static void tx_batch_run(struct vif_queue *q)
 				continue;
 			g->src = (struct bl_copy_ptr){ .foreign = true, .domid = v->xb.fe_domid,
 						       .gref = sl->gref, .offset = sl->offset };
-			g->dst = len ? (struct bl_copy_ptr){ .virt = hdr + got } : probe;
+			g->dst = len ? bl_self_ptr(&q->tx_hdrs, hdr + got) : probe;
 			g->len = (uint16_t)(len ? len : 1);
 			g->status = GNTST_general_error;
 			got += len;
@@ -438,10 +439,10 @@ int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index, grant_ref
 	q->txp = calloc(q->tx_size, sizeof(*q->txp));
 	q->tx_batch = calloc(q->tx_size, sizeof(*q->tx_batch));
 	q->tx_segs = calloc(q->tx_size, sizeof(*q->tx_segs));
-	q->tx_hdrs = aligned_alloc(NETIF_PAGE_SIZE, (size_t)q->tx_size * SW_HDR_MAX);
 	q->st_len = sizeof(*q->st) + q->tx_size * sizeof(q->st->tx_pkt[0]);
 	q->st = bl_state_alloc("blanket-vif-queue", q->st_len, &q->st_fd);
-	if (!q->txp || !q->tx_batch || !q->tx_segs || !q->tx_hdrs || !q->st || vif_rx_init(q))
+	if (!q->txp || !q->tx_batch || !q->tx_segs || !q->st || vif_rx_init(q) ||
+	    bl_self_pages_alloc(x, q->tx_size * SW_HDR_MAX / NETIF_PAGE_SIZE, &q->tx_hdrs) < 0)
 		goto fail;
 	q->st->tx_size = q->tx_size;
 	q->st->rx_size = q->rx_size;
@@ -502,7 +503,7 @@ void vif_queue_close(struct vif_queue *q)
 	free(q->txp);
 	free(q->tx_batch);
 	free(q->tx_segs);
-	free(q->tx_hdrs);
+	bl_self_pages_free(x, &q->tx_hdrs);
 	bl_state_free(q->st, q->st_len, q->st_fd);
 	free(q->backlog);
 	memset(q, 0, sizeof(*q));

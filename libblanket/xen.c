@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -22,11 +23,11 @@ struct bl_xen {
 	xengnttab_handle *gnt;
 	xenevtchn_handle *evtchn;
 	struct xs_handle *xs;
-	/* bl_gnt_probe_sink's page, set up at its first call */
-	bool sink_tried;
+	/* bl_self_pages: opened at the first call */
+	bool shr_tried;
 	xengntshr_handle *shr;
-	void *sink;
-	struct bl_copy_ptr sink_ptr;
+	uint32_t self;
+	struct bl_self_pages sink;   /* bl_gnt_probe_sink's page */
 };
 
 struct bl_xen *bl_xen_open(const char **what)
@@ -63,8 +64,7 @@ void bl_xen_close(struct bl_xen *x)
 
 	if (!x)
 		return;
-	if (x->sink)
-		xengntshr_unshare(x->shr, x->sink, 1);
+	bl_self_pages_free(x, &x->sink);
 	if (x->shr)
 		xengntshr_close(x->shr);
 	if (x->xs)
@@ -147,26 +147,52 @@ int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n)
 	return rc;
 }
 
-struct bl_copy_ptr bl_gnt_probe_sink(struct bl_xen *x)
+int bl_self_pages_alloc(struct bl_xen *x, unsigned count, struct bl_self_pages *p)
 {
-	static uint8_t scratch;
-
-	if (!x->sink_tried) {
+	*p = (struct bl_self_pages){ .count = count };
+	if (!x->shr_tried) {
 		char *self = xs_read(x->xs, XBT_NULL, "domid", NULL);
-		uint32_t ref;
 
-		x->sink_tried = true;
-		x->sink_ptr = (struct bl_copy_ptr){ .virt = &scratch };
+		x->shr_tried = true;
 		x->shr = self ? xengntshr_open(NULL, 0) : NULL;
-		x->sink = x->shr ? xengntshr_share_pages(x->shr, (uint32_t)strtoul(self, NULL, 10), 1,
-							 &ref, 1) : NULL;
-		if (x->sink)
-			x->sink_ptr = (struct bl_copy_ptr){ .foreign = true,
-							    .domid = (uint32_t)strtoul(self, NULL, 10),
-							    .gref = ref };
+		x->self = self ? (uint32_t)strtoul(self, NULL, 10) : 0;
 		free(self);
 	}
-	return x->sink_ptr;
+	p->refs = x->shr ? calloc(count, sizeof(*p->refs)) : NULL;
+	if (p->refs) {
+		p->addr = xengntshr_share_pages(x->shr, x->self, (int)count, p->refs, 1);
+		if (p->addr) {
+			p->domid = x->self;
+			return 0;
+		}
+		free(p->refs);
+		p->refs = NULL;
+	}
+	p->addr = aligned_alloc(4096, (size_t)count * 4096);
+	if (!p->addr)
+		return -1;
+	memset(p->addr, 0, (size_t)count * 4096);
+	return 0;
+}
+
+void bl_self_pages_free(struct bl_xen *x, struct bl_self_pages *p)
+{
+	if (p->refs)
+		xengntshr_unshare(x->shr, p->addr, p->count);
+	else
+		free(p->addr);
+	free(p->refs);
+	*p = (struct bl_self_pages){ 0 };
+}
+
+struct bl_copy_ptr bl_gnt_probe_sink(struct bl_xen *x)
+{
+	if (!x->sink.addr && bl_self_pages_alloc(x, 1, &x->sink) < 0) {
+		static uint8_t scratch;
+
+		return (struct bl_copy_ptr){ .virt = &scratch };
+	}
+	return bl_self_ptr(&x->sink, 0);
 }
 
 int bl_evtchn_fd(struct bl_xen *x)

@@ -59,10 +59,33 @@ struct bl_gnt_copy_seg {
 /* 0, or -1 with errno when a batch did not reach the hypervisor (its
  * segments then say GNTST_general_error). */
 int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n);
+
+/*
+ * Memory of ours that grant copies name by grant, not by address: pages
+ * granted to ourselves through xen-gntalloc.  gntdev pins a local end of a
+ * copy with get_user_pages for every segment; a grant end costs it nothing.
+ * Without xen-gntalloc (or past its limit) the pages are plain memory and
+ * bl_self_ptr names them by address.
+ */
+struct bl_self_pages {
+	uint8_t *addr;
+	unsigned count;
+	uint32_t domid;      /* ours */
+	grant_ref_t *refs;   /* [count]; NULL: plain memory */
+};
+/* count zeroed pages, page aligned; -1 with errno when out of memory. */
+int bl_self_pages_alloc(struct bl_xen *x, unsigned count, struct bl_self_pages *p);
+void bl_self_pages_free(struct bl_xen *x, struct bl_self_pages *p);
+/* The copy end at byte off of p (the segment must not cross a page). */
+static inline struct bl_copy_ptr bl_self_ptr(const struct bl_self_pages *p, size_t off)
+{
+	if (!p->refs)
+		return (struct bl_copy_ptr){ .virt = p->addr + off };
+	return (struct bl_copy_ptr){ .foreign = true, .domid = p->domid, .gref = p->refs[off >> 12],
+				     .offset = (uint16_t)(off & 4095) };
+}
 /* Where to copy the byte of a grant probe (a 1-byte copy that only checks a
- * guest granted a page): a page of ours granted to ourselves (xen-gntalloc),
- * so that gntdev need not pin a local page for every probe segment (one
- * get_user_pages each); a local scratch byte without xen-gntalloc. */
+ * guest granted a page): a shared scratch page of bl_self_pages. */
 struct bl_copy_ptr bl_gnt_probe_sink(struct bl_xen *x);
 
 /* --- event channels ------------------------------------------------------ */

@@ -286,6 +286,24 @@ int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n)
 	return 0;
 }
 
+/* Plain memory, as without xen-gntalloc. */
+int bl_self_pages_alloc(struct bl_xen *x, unsigned count, struct bl_self_pages *p)
+{
+	(void)x;
+	*p = (struct bl_self_pages){ .count = count, .addr = aligned_alloc(4096, (size_t)count * 4096) };
+	if (!p->addr)
+		return -1;
+	memset(p->addr, 0, (size_t)count * 4096);
+	return 0;
+}
+
+void bl_self_pages_free(struct bl_xen *x, struct bl_self_pages *p)
+{
+	(void)x;
+	free(p->addr);
+	*p = (struct bl_self_pages){ 0 };
+}
+
 struct bl_copy_ptr bl_gnt_probe_sink(struct bl_xen *x)
 {
 	static uint8_t scratch;
