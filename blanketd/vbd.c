@@ -310,13 +310,8 @@ void vbd_drained(struct vbd *v)
 
 void vbd_fatal(struct vbd *v, const char *why)
 {
-	char path[256];
-
-	log_err("vbd %u/%u: frontend broke the protocol (%s): disconnecting it", v->xb.domid,
-		v->xb.devid, why);
+	xbdev_protocol_error(&v->xb, why, "disconnecting it");
 	v->connected = false;
-	snprintf(path, sizeof(path), "%s/blanket-error", v->xb.be_path);
-	bl_xs_write(xen, 0, path, why);
 	/* Closing tells blkfront to close; it can connect again afterwards. */
 	xbdev_publish_state(&v->xb, XenbusStateClosing);
 }

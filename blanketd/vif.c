@@ -328,17 +328,12 @@ static void update(struct xbdev *d)
 
 void vif_fatal(struct vif *v, const char *why)
 {
-	char path[256];
-
 	if (v->disabled)
 		return;
 	/* As netback: the vif stops (no more TX, RX dropped), its state stays;
 	 * unlike netback it serves again once the frontend reconnects. */
-	log_err("vif %u/%u: frontend broke the protocol (%s): disabled until it reconnects",
-		v->xb.domid, v->xb.devid, why);
+	xbdev_protocol_error(&v->xb, why, "disabled until it reconnects");
 	v->disabled = true;
-	snprintf(path, sizeof(path), "%s/blanket-error", v->xb.be_path);
-	bl_xs_write(xen, 0, path, why);
 	for (unsigned i = 0; i < v->nr_queues; i++)
 		vif_rx_purge(&v->queues[i]);
 }

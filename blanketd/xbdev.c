@@ -48,6 +48,16 @@ void xbdev_fail(struct xbdev *d, const char *fmt, ...)
 	bl_xs_write(d->cls->xen, 0, path, msg);
 }
 
+void xbdev_protocol_error(struct xbdev *d, const char *why, const char *action)
+{
+	char path[256];
+
+	log_err("%s %u/%u: frontend broke the protocol (%s): %s", d->cls->name, d->domid, d->devid,
+		why, action);
+	snprintf(path, sizeof(path), "%s/blanket-error", d->be_path);
+	bl_xs_write(d->cls->xen, 0, path, why);
+}
+
 struct xb_input xbdev_read_input(const struct xbdev *d)
 {
 	struct bl_xen *x = d->cls->xen;

@@ -67,6 +67,9 @@ static inline void xbdev_publish_state(struct xbdev *d, enum xenbus_state s)
 }
 /* Log why the device cannot be served and tell the hotplug script (xl prints it). */
 void xbdev_fail(struct xbdev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The frontend broke the protocol: log it with what the class does about it (action) and
+ * leave why in the backend's blanket-error node for the admin. */
+void xbdev_protocol_error(struct xbdev *d, const char *why, const char *action);
 /* What the state machine (libblanket/xenbus.h) needs from xenstore now. */
 struct xb_input xbdev_read_input(const struct xbdev *d);
 /* Off the list, frontend unwatched; the class frees the device. */
