@@ -286,9 +286,10 @@ static void update(struct xbdev *d)
 			return;
 		close_rings(v);
 	}
+	/* Rings already there: only publishing Connected failed last time. */
 	if (step.connect && !v->up)
 		step.next = XenbusStateClosing; /* the backing failed to open */
-	else if (step.connect && connect_rings(v) < 0)
+	else if (step.connect && !v->nr_rings && connect_rings(v) < 0)
 		step.next = XenbusStateClosing;
 	if (step.next != v->xb.state)
 		xbdev_publish_state(&v->xb, step.next);

@@ -312,11 +312,12 @@ static void update(struct xbdev *d)
 
 	if (step.disconnect && (v->nr_queues || v->ctrl_sring))
 		close_queues(v);
-	if (step.connect && (v->broken || connect_queues(v) < 0))
+	/* Queues already there: only publishing Connected failed last time. */
+	if (step.connect && (v->broken || (!v->nr_queues && connect_queues(v) < 0)))
 		step.next = XenbusStateClosing;
 	if (step.next != v->xb.state)
 		xbdev_publish_state(&v->xb, step.next);
-	if (step.connect && v->nr_queues)
+	if (step.connect && v->nr_queues && !v->connected)
 		serve(v);
 	else if (v->connected && !step.remove)
 		read_mcast(v);

@@ -1,4 +1,5 @@
 /* xbdev.c - see xbdev.h. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,12 @@ void xbdev_publish(struct xbdev *d, const struct xs_kv *nodes, unsigned n, enum 
 {
 	struct xs_kv kv[XBDEV_MAX_NODES + 1];
 
-	if (n > XBDEV_MAX_NODES)
+	if (n > XBDEV_MAX_NODES) {
+		/* A class advertising more than this is a bug here: say so. */
+		log_err("%s %u/%u: %u nodes to publish, only %u fit: raise XBDEV_MAX_NODES",
+			d->cls->name, d->domid, d->devid, n, XBDEV_MAX_NODES);
 		n = XBDEV_MAX_NODES;
+	}
 	if (n)
 		memcpy(kv, nodes, n * sizeof(*kv));
 	xs_kv_set(kv, &n, "state", s);
@@ -29,6 +34,10 @@ void xbdev_publish(struct xbdev *d, const struct xs_kv *nodes, unsigned n, enum 
 		log_info("%s %u/%u: %s -> %s", d->cls->name, d->domid, d->devid,
 			 xb_state_name(d->state), xb_state_name(s));
 		d->state = s;
+	} else if (errno != ENOENT) {
+		/* The frontend would wait for this state forever: never quietly. */
+		log_err("%s %u/%u: cannot publish %s -> %s: %s", d->cls->name, d->domid, d->devid,
+			xb_state_name(d->state), xb_state_name(s), strerror(errno));
 	}
 }
 
@@ -83,9 +92,12 @@ static void watch_fe(struct xbdev *d, bool on)
 
 	for (const char *const *node = d->cls->fe_nodes; *node; node++) {
 		snprintf(path, sizeof(path), "%s/%s", d->fe_path, *node);
-		if (on)
+		if (on) {
 			d->fe_watched = bl_xs_watch(d->cls->xen, path, d->token);
-		else
+			if (!d->fe_watched)
+				log_err("%s %u/%u: cannot watch %s: %s", d->cls->name, d->domid,
+					d->devid, path, strerror(errno));
+		} else
 			bl_xs_unwatch(d->cls->xen, path, d->token);
 	}
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xs_util.h"
 
@@ -38,16 +39,25 @@ bool xs_publish(struct bl_xen *x, const char *dir, const struct xs_kv *kv, unsig
 {
 	char path[256], *exists;
 
-	for (int tries = 0; tries < 16; tries++) {
-		bl_xs_txn t = bl_xs_begin(x);
+	/* Another writer under dir (the toolstack's hotplug-status, say) fails
+	 * our commit with EAGAIN.  Retry at once a few times, then back off a
+	 * little: with two guests booting, libxl and the frontends keep
+	 * xenstored busy, and a state that silently stays unwritten leaves a
+	 * guest waiting for its disk forever. */
+	for (int tries = 0; tries < 64; tries++) {
+		bl_xs_txn t;
 		bool ok = true;
 
+		if (tries >= 16)
+			usleep(1000u << (tries < 24 ? (tries - 16) / 2 : 4));
+		t = bl_xs_begin(x);
 		if (!t)
 			return false;
 		snprintf(path, sizeof(path), "%s/state", dir);
 		exists = bl_xs_read(x, t, path);
 		if (!exists) {
 			bl_xs_end(x, t, true);
+			errno = ENOENT;
 			return false;
 		}
 		free(exists);
@@ -56,7 +66,10 @@ bool xs_publish(struct bl_xen *x, const char *dir, const struct xs_kv *kv, unsig
 			ok = bl_xs_write(x, t, path, kv[i].val);
 		}
 		if (!ok) {
+			int e = errno;
+
 			bl_xs_end(x, t, true);
+			errno = e;
 			return false;
 		}
 		if (bl_xs_end(x, t, false))

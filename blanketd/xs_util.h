@@ -27,7 +27,8 @@ struct xs_kv {
 void xs_kv_set(struct xs_kv *kv, unsigned *n, const char *key, unsigned long long v);
 /* Write the nodes under dir in one transaction (retried on EAGAIN), only
  * while dir/state still exists: once the toolstack removed the directory, a
- * write would leave orphan nodes behind.  False if nothing was written. */
+ * write would leave orphan nodes behind.  False if nothing was written,
+ * errno ENOENT when dir/state is gone. */
 bool xs_publish(struct bl_xen *x, const char *dir, const struct xs_kv *kv, unsigned n);
 
 #endif

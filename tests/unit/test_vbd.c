@@ -85,6 +85,28 @@ static void test_publish_retries_transactions(void **state)
 	wait_state(f.be, XenbusStateConnected);
 }
 
+/* xenstored so busy that even the patient retries give up on Connected: the
+ * error is logged, and the next event publishes it without mapping the
+ * rings a second time. */
+static void test_publish_failure_does_not_reconnect(void **state)
+{
+	struct fe f;
+
+	(void)state;
+	fe_init(&f, DEVID);
+	toolstack_add(&f, T.img, "w");
+	wait_state(f.be, XenbusStateInitWait);
+	fe_connect(&f);
+	fake_xs_fail_commits(64);
+	run_for(20);
+	assert_int_equal(xs_state(f.be), XenbusStateInitWait);
+	assert_int_equal(fake_gnt_stats().map_calls, 1);
+	xs_writef(0, f.fe, "state", "3");
+	wait_state(f.be, XenbusStateConnected);
+	assert_int_equal(fake_gnt_stats().map_calls, 1);
+	assert_int_equal(fake_gnt_stats().outstanding, 1);
+}
+
 /* --- tests: the lifecycle ---------------------------------------------------------- */
 
 /* blanketd restarts under a running guest: it leaves xenstore as it is,
@@ -461,6 +483,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T_(test_handshake),
 		T_(test_publish_retries_transactions),
+		T_(test_publish_failure_does_not_reconnect),
 		T_(test_daemon_restart),
 		T_(test_frontend_close),
 		T_(test_frontend_close_inflight),

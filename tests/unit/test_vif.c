@@ -55,6 +55,30 @@ static void test_handshake(void **state)
 	assert_int_equal(fake_gnt_stats().outstanding, 0);
 }
 
+/* Publishing Connected fails (xenstored busy beyond our retries): the next
+ * frontend event publishes it, without a second set of rings or ports. */
+static void test_publish_failure_does_not_reconnect(void **state)
+{
+	struct vfe f;
+	uint64_t maps;
+
+	(void)state;
+	fe_init(&f, DOM_A, 0);
+	toolstack_add(&f);
+	wait_state(f.be, XenbusStateInitWait);
+	fe_connect(&f);
+	fake_xs_fail_commits(64);
+	run_for(20);
+	/* (netfront's several nodes may have fired a second event already) */
+	maps = fake_gnt_stats().outstanding;
+	assert_int_equal(fake_evtchn_bound(), 1);
+	xs_writef(0, f.fe, "state", "4");
+	wait_state(f.be, XenbusStateConnected);
+	assert_int_equal(fake_gnt_stats().outstanding, maps);
+	assert_int_equal(fake_evtchn_bound(), 1);
+	assert_true(find_vif(&f)->connected);
+}
+
 static void test_refuses_without_rx_copy(void **state)
 {
 	struct vfe f;
@@ -637,6 +661,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T_(test_handshake),
+		T_(test_publish_failure_does_not_reconnect),
 		T_(test_refuses_without_rx_copy),
 		T_(test_multiqueue_split),
 		T_(test_tx_slot_limits),

@@ -269,6 +269,22 @@ dump_backend_state() {
     fi
 }
 
+# dump_device_states DOMID: each of the domain's devices' backend and frontend state, one line
+# each. A guest that hangs while its devices connect shows here which side stopped: a frontend
+# still at 1 (Initialising) opposite a backend at 2 (InitWait) never saw the backend's state,
+# e.g. because the guest's xenwatch thread is stuck in a disk's partition scan.
+dump_device_states() {
+    for kind in vbd vif qdisk; do
+        for dev in $(xenstore-list "/local/domain/0/backend/$kind/$1" 2>/dev/null); do
+            be=/local/domain/0/backend/$kind/$1/$dev
+            fe=$(xenstore-read "$be/frontend" 2>/dev/null)
+            say "  $kind $1/$dev: backend state $(xenstore-read "$be/state" 2>/dev/null)," \
+                "frontend state $(xenstore-read "$fe/state" 2>/dev/null)" \
+                "$(xenstore-read "$be/hotplug-error" 2>/dev/null)$(xenstore-read "$be/blanket-error" 2>/dev/null)"
+        done
+    done
+}
+
 # CPU seconds Xen has charged to a domain so far (xl list's Time(s)). xl fails now and then (its
 # lock is busy with another xl): try again, so that a job's CPU is never "end - nothing".
 cpu_of() {
@@ -413,6 +429,10 @@ wait_guests() {
 finish_guests() {
     for name in "$@"; do
         [ "$(cat "/run/g/$name.rc")" != noboot ] || dump_backend_state
+        if [ "$(cat "/run/g/$name.rc")" = timeout ] && [ -f "/run/g/$name.domid" ]; then
+            say "$name: device states (domain $(cat "/run/g/$name.domid")):"
+            dump_device_states "$(cat "/run/g/$name.domid")"
+        fi
     done
     if [ -n "$blanketd_pid" ]; then
         say "blanketctl stats with $* attached:"
