@@ -24,7 +24,7 @@ static struct ev_loop *loop;
 static struct bl_xen *xen;
 static const struct bl_config *cfg;
 static unsigned max_queues;
-static ev_timer purge_timer;
+static ev_timer tick_timer;
 
 static void probe(struct xbdev *d);
 static void update(struct xbdev *d);
@@ -335,12 +335,16 @@ void vbd_evtchn_event(evtchn_port_t port)
 			}
 }
 
-static void on_purge(struct ev_loop *l, ev_timer *w, int revents)
+/* Once a second: the persistent-grant caches, and requests stuck in the backing. */
+static void on_tick(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l, (void)w, (void)revents;
+	vbd_ring_ctx.ticks++;
 	for (struct vbd *v = vbd_list(); v; v = vbd_next(v))
-		for (unsigned i = 0; i < v->nr_rings; i++)
+		for (unsigned i = 0; i < v->nr_rings; i++) {
 			vbd_ring_purge(&v->rings[i]);
+			vbd_ring_check_stuck(&v->rings[i]);
+		}
 }
 
 int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
@@ -368,8 +372,8 @@ int vbd_init(struct ev_loop *l, struct bl_xen *x, const struct bl_config *c)
 		else
 			log_info("kshim %s: %s bound to kshim", c->kshim[i].name, c->kshim[i].pci);
 	}
-	ev_timer_init(&purge_timer, on_purge, 1., 1.);
-	ev_timer_start(loop, &purge_timer);
+	ev_timer_init(&tick_timer, on_tick, 1., 1.);
+	ev_timer_start(loop, &tick_timer);
 	return xbdev_class_init(&vbd_class, x);
 }
 
@@ -395,5 +399,5 @@ void vbd_shutdown(void)
 	 * blanketd takes them over.  Only our own mappings go. */
 	for (struct xbdev *d; (d = xbdev_pop(&vbd_class));)
 		release(vbd_of(d));
-	ev_timer_stop(loop, &purge_timer);
+	ev_timer_stop(loop, &tick_timer);
 }

@@ -35,6 +35,7 @@ struct vbd_queue_stats {
 	uint64_t events;              /* frontend notifications received */
 	uint64_t notifies;            /* notifications sent to the frontend */
 	uint64_t merged;              /* requests that rode on a neighbour's uplink operation */
+	uint64_t stuck;               /* requests left unanswered for 10 s (logged once each) */
 };
 
 /*
@@ -116,6 +117,7 @@ void vbd_drained(struct vbd *v);
 struct vbd_ring_ctx {
 	struct bl_xen *xen;
 	const struct bl_config *cfg;
+	uint32_t ticks;               /* seconds, counted by vbd.c's 1 s timer */
 };
 extern struct vbd_ring_ctx vbd_ring_ctx;
 
@@ -132,5 +134,7 @@ void vbd_ring_close(struct vbd_ring *r);
 void vbd_ring_flush_all(void);
 /* Drop persistent grants nobody used lately where a cache is full. */
 void vbd_ring_purge(struct vbd_ring *r);
+/* Log (once each) requests unanswered for 10 s. */
+void vbd_ring_check_stuck(struct vbd_ring *r);
 
 #endif

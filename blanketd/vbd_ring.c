@@ -11,6 +11,7 @@
  * pushed, with at most one notification per ring, in the same place.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct vbd_io {
 	uint16_t nr_pg;
 	struct vbd_io *merged;  /* requests whose data rides on this one's operation */
 	uint64_t merge_end;     /* sector after the last one of this operation */
+	uint32_t started;       /* vbd_ring_ctx.ticks when the request came */
+	bool reported;          /* already logged as stuck */
 	struct pgrant *pg[BLK_MAX_INDIRECT_SEGMENTS];
 	struct iovec iov[BLK_MAX_INDIRECT_SEGMENTS];
 };
@@ -325,6 +328,8 @@ static void start_request(struct vbd_ring *r, unsigned slot, RING_IDX idx)
 	r->st->slot[slot].busy = 1;
 	r->st->nr_inflight++;
 	io->step = 0;
+	io->started = vbd_ring_ctx.ticks;
+	io->reported = false;
 	v = blkif_copy_request(r->proto, r->sring, r->size, idx, &r->vbd->lim, req);
 	/* Everything but a plain read or write goes out after the pending one
 	 * (a barrier must see it submitted). */
@@ -453,6 +458,30 @@ void vbd_ring_flush_all(void)
 bool vbd_ring_busy(const struct vbd_ring *r)
 {
 	return r->st && r->st->nr_inflight > 0;
+}
+
+/* A request the backing has not answered for this long is worth a line:
+ * the guest is waiting for it (a partition scan at connect holds up every
+ * other xenbus device of the guest), and nothing else would say so. */
+#define VBD_STUCK_TICKS 10
+
+void vbd_ring_check_stuck(struct vbd_ring *r)
+{
+	for (unsigned i = 0; r->st && i < r->size; i++) {
+		struct vbd_io *io = &r->io[i];
+		struct blk_req *req = io_req(io);
+
+		if (!r->st->slot[i].busy || io->reported ||
+		    vbd_ring_ctx.ticks - io->started < VBD_STUCK_TICKS)
+			continue;
+		io->reported = true;
+		r->stats.stuck++;
+		log_warn("vbd %u/%u: ring %u: request %" PRIu64 " (op %u, sector %" PRIu64
+			 ", %u segments) unanswered for %u s; %u in flight on this ring",
+			 r->vbd->xb.domid, r->vbd->xb.devid, r->index, req->id, req->op,
+			 req->sector_number, req->nr_segments, vbd_ring_ctx.ticks - io->started,
+			 r->st->nr_inflight);
+	}
 }
 
 void vbd_ring_purge(struct vbd_ring *r)

@@ -45,9 +45,10 @@ static void render_queue_json(FILE *f, const struct vbd_ring *r)
 	fprintf(f, "},\"bytes_read\":%" PRIu64 ",\"bytes_written\":%" PRIu64 ",\"errors\":%" PRIu64
 		",\"persistent_grants\":%u,\"persistent_grant_hits\":%" PRIu64
 		",\"persistent_grant_misses\":%" PRIu64 ",\"transient_maps\":%" PRIu64
-		",\"events\":%" PRIu64 ",\"notifies\":%" PRIu64 ",\"merged\":%" PRIu64 "}",
+		",\"events\":%" PRIu64 ",\"notifies\":%" PRIu64 ",\"merged\":%" PRIu64
+		",\"stuck\":%" PRIu64 "}",
 		s->bytes_read, s->bytes_written, s->errors, r->pg.count, r->pg.hits, r->pg.misses,
-		s->transient_maps, s->events, s->notifies, s->merged);
+		s->transient_maps, s->events, s->notifies, s->merged, s->stuck);
 }
 
 static void render_json(FILE *f, bool list_only)
@@ -130,8 +131,10 @@ static void render_text(FILE *f, bool list_only)
 			for (int op = 0; op < VBD_NR_OPS; op++)
 				fprintf(f, " %s %" PRIu64, op_name[op], s->reqs[op]);
 			fprintf(f, "\n    bytes read %" PRIu64 "  written %" PRIu64 "  errors %" PRIu64
-				"  in flight %u\n", s->bytes_read, s->bytes_written, s->errors,
-				r->st ? r->st->nr_inflight : 0);
+				"  in flight %u%s", s->bytes_read, s->bytes_written, s->errors,
+				r->st ? r->st->nr_inflight : 0, s->stuck ? "" : "\n");
+			if (s->stuck)
+				fprintf(f, "  unanswered for 10 s %" PRIu64 "\n", s->stuck);
 			fprintf(f, "    persistent grants %u/%u  hits %" PRIu64 "  misses %" PRIu64
 				"  transient maps %" PRIu64 "\n", r->pg.count, r->pg.max, r->pg.hits,
 				r->pg.misses, s->transient_maps);

@@ -107,6 +107,43 @@ static void test_publish_failure_does_not_reconnect(void **state)
 	assert_int_equal(fake_gnt_stats().outstanding, 1);
 }
 
+/* Requests the backing leaves unanswered for 10 s are counted and logged,
+ * once each; answered ones never are. */
+static void test_stuck_requests_reported(void **state)
+{
+	struct blkif_request_segment s[4];
+	struct vbd_ring *r;
+	unsigned p[4], n;
+	struct fe f;
+
+	(void)state;
+	fe_init(&f, DEVID);
+	connect_device(&f, T.img, "w");
+	for (int i = 0; i < 4; i++)
+		p[i] = data_page(true);
+	full_segs(s, p, 4);
+	for (int i = 0; i < 8; i++)
+		put_rw(&f, 0, BLKIF_OP_READ, (uint64_t)i * 64, s, 4);
+	fe_push(&f, 0);
+	ev_run(T.loop, EVRUN_NOWAIT);
+	r = be_ring(DEVID, 0);
+	n = r->st->nr_inflight;
+	assert_true(n > 0);
+	vbd_ring_ctx.ticks += 9;
+	vbd_ring_check_stuck(r);
+	assert_int_equal(r->stats.stuck, 0);
+	vbd_ring_ctx.ticks += 1;
+	vbd_ring_check_stuck(r);
+	assert_int_equal(r->stats.stuck, n);
+	vbd_ring_check_stuck(r);
+	assert_int_equal(r->stats.stuck, n);
+	run_for(50);
+	assert_int_equal(fe_unconsumed(&f, 0), 8);
+	vbd_ring_ctx.ticks += 100;
+	vbd_ring_check_stuck(r);
+	assert_int_equal(r->stats.stuck, n);
+}
+
 /* --- tests: the lifecycle ---------------------------------------------------------- */
 
 /* blanketd restarts under a running guest: it leaves xenstore as it is,
@@ -484,6 +521,7 @@ int main(void)
 		T_(test_handshake),
 		T_(test_publish_retries_transactions),
 		T_(test_publish_failure_does_not_reconnect),
+		T_(test_stuck_requests_reported),
 		T_(test_daemon_restart),
 		T_(test_frontend_close),
 		T_(test_frontend_close_inflight),
