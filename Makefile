@@ -106,9 +106,9 @@ $(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/ksh
 $(B)/tests/test_kshim_net: tests/unit/test_kshim_net.c $(B)/obj/blanketd/kshim_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/kshim_chain.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
-$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o
+$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o $(FAKE_XEN) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka -lev -luring
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 $(B)/tests/test_sw_gso: tests/unit/test_sw_gso.c $(B)/obj/blanketd/sw_gso.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka

@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.vif.tap[0]) {
-		struct net_uplink *u = uplink_tap_open(loop, cfg.vif.tap, err, sizeof(err));
+		struct net_uplink *u = uplink_tap_open(loop, xen, cfg.vif.tap, err, sizeof(err));
 
 		if (!u) {
 			log_err("blanketd: [vif] uplink: %s", err);
@@ -150,8 +150,8 @@ int main(int argc, char **argv)
 		log_info("vif: uplink tap %s (checksum and TSO offloads on)", u->name);
 	} else if (cfg.vif.kshim[0]) {
 		const char *pci = bl_config_kshim_pci(&cfg, cfg.vif.kshim);
-		struct net_uplink *u = uplink_kshim_net_open(loop, cfg.vif.kshim, pci, err,
-							     sizeof(err));
+		struct net_uplink *u = uplink_kshim_net_open(loop, xen, cfg.vif.kshim, pci,
+							     err, sizeof(err));
 
 		if (!u) {
 			log_err("blanketd: [vif] uplink = kshim:%s: %s", cfg.vif.kshim, err);

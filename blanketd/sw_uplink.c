@@ -372,9 +372,10 @@ static void up_rx(struct net_uplink *u, struct net_uplink_buf *ub)
 	x->b.nr_frags = ub->nr_frags ? ub->nr_frags : 1;
 	if (!ub->nr_frags)
 		x->b.frag[0] = (struct sw_frag){ .addr = ub->data, .domid = SW_LOCAL,
-						 .len = (uint32_t)ub->len };
+						 .self = ub->self, .len = (uint32_t)ub->len };
 	for (unsigned i = 0; i < ub->nr_frags; i++)
 		x->b.frag[i] = (struct sw_frag){ .addr = ub->frag[i].iov_base, .domid = SW_LOCAL,
+						 .self = ub->self,
 						 .len = (uint32_t)ub->frag[i].iov_len };
 	x->b.meta = ub->meta;
 	sw_buf_take_hdr(&x->b);

@@ -35,9 +35,12 @@
 #define SW_LOCAL DOMID_SELF       /* a fragment in dom0 memory */
 #define SW_ETH_ALEN 6
 
+struct bl_self_pages;
+
 struct sw_frag {
 	const uint8_t *addr;      /* where this process sees it (NULL: not mapped) */
 	uint32_t domid;           /* the granting guest, or SW_LOCAL */
+	const struct bl_self_pages *self; /* SW_LOCAL in self-granted memory, or NULL */
 	grant_ref_t gref;
 	uint16_t offset;          /* in the granted page */
 	uint32_t len;             /* <= 4096 - offset for a grant */

@@ -115,12 +115,18 @@ struct net_uplink;
  * mergeable page-sized buffers): at most this many pieces. */
 #define NET_UPLINK_MAX_FRAGS 19
 
+struct bl_self_pages;
+
 struct net_uplink_buf {
 	void *data;              /* the frame, when nr_frags == 0 */
 	size_t len;              /* the frame's bytes (in either form) */
 	unsigned nr_frags;       /* 0: data; else the frame is frag[0 .. nr_frags) */
 	struct iovec *frag;      /* each piece within one page */
 	struct net_meta meta;
+	/* The memory data/frag lie in, when it is granted to ourselves
+	 * (libblanket's bl_self_pages): grant copies into guests then name it
+	 * by grant and gntdev pins nothing.  NULL: plain memory. */
+	const struct bl_self_pages *self;
 	struct net_uplink_buf *next; /* the pool's free list */
 };
 
@@ -199,12 +205,15 @@ struct net_uplink {
 struct ev_loop;
 /* Open (creating if needed) TAP interface ifname with IFF_VNET_HDR and
  * checksum/TSO offloads, and bring it up.  NULL with a one-line reason. */
-struct net_uplink *uplink_tap_open(struct ev_loop *loop, const char *ifname, char *err,
-				   size_t errlen);
+struct bl_xen;
+/* x (may be NULL): where receive buffers get self-granted memory from. */
+struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const char *ifname,
+				   char *err, size_t errlen);
 /* Open the L0 virtio-net device at PCI address pci through kshim (binding
  * it first; refused while dom0's own interface on it is up); name is its
  * blanket.conf name.  NULL with a one-line reason. */
-struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
-					 const char *pci, char *err, size_t errlen);
+struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, struct bl_xen *x,
+					 const char *name, const char *pci, char *err,
+					 size_t errlen);
 
 #endif

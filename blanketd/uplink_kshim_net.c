@@ -254,7 +254,9 @@ static void kn_free(struct knet *k)
 		close_device(k);
 	if (k->hdrs)
 		munmap(k->hdrs, k->hdrs_len);
-	if (k->bufs)
+	if (k->bufs_self.addr)
+		bl_self_pages_free(k->xen, &k->bufs_self);
+	else if (k->bufs)
 		munmap(k->bufs, k->bufs_len);
 	if (k->copies)
 		munmap(k->copies, k->copies_len);
@@ -376,7 +378,17 @@ static int pools(struct knet *k, char *err, size_t errlen)
 		return -1;
 	}
 	k->hdrs = kshim_pool(k->fd, &k->hdrs_len, false, &k->hdrs_region);
-	if (k->hdrs)
+	/* Receive buffers granted to ourselves (xen-gntalloc) where we can:
+	 * the copies into guests then name them by grant and gntdev pins no
+	 * page per segment.  Plain memory otherwise. */
+	if (k->hdrs && k->xen && bl_self_pages_alloc(k->xen, k->nbufs, &k->bufs_self) == 0) {
+		if (k->bufs_self.refs &&
+		    kshim_reg(k->fd, (uintptr_t)k->bufs_self.addr, k->bufs_len, true, &k->bufs_region) == 0)
+			k->bufs = k->bufs_self.addr;
+		else
+			bl_self_pages_free(k->xen, &k->bufs_self);
+	}
+	if (k->hdrs && !k->bufs)
 		k->bufs = kshim_pool(k->fd, &k->bufs_len, true, &k->bufs_region);
 	if (!k->hdrs || !k->bufs) {
 		snprintf(err, errlen, "%s: registering %zu bytes of buffers: %s (RLIMIT_MEMLOCK?)",
@@ -410,14 +422,16 @@ static int pools(struct knet *k, char *err, size_t errlen)
 	for (unsigned b = k->nbufs; b-- > 0;)
 		knet_buf_put(k, (uint16_t)b);
 	for (unsigned i = 0; i < k->nbufs; i++) {
+		k->frames[i].nb.self = k->bufs_self.addr ? &k->bufs_self : NULL;
 		k->frames[i].nb.next = &k->frame_free->nb;
 		k->frame_free = &k->frames[i];
 	}
 	return 0;
 }
 
-struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
-					 const char *pci, char *err, size_t errlen)
+struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, struct bl_xen *x,
+					 const char *name, const char *pci, char *err,
+					 size_t errlen)
 {
 	struct kshim_info info;
 	struct knet *k = calloc(1, sizeof(*k));
@@ -432,6 +446,7 @@ struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, const char *name,
 	snprintf(k->u.name, sizeof(k->u.name), "%s", name);
 	snprintf(k->pci, sizeof(k->pci), "%s", pci);
 	k->loop = loop;
+	k->xen = x;
 	k->txq_tail = &k->txq;
 	k->q[0].efd = k->q[1].efd = -1;
 	k->fd = kshim_dev_open(pci, VIRTIO_ID_NET, "network device", &info, err, errlen);

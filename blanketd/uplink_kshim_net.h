@@ -14,6 +14,7 @@
 
 #include <linux/virtio_net.h>
 
+#include "xen.h"
 #include "kshim_chain.h"
 #include "kshim_dev.h"
 #include "kshim_net.h"
@@ -113,6 +114,8 @@ struct knet {
 	unsigned ncopy_free;
 	/* RX */
 	uint8_t *bufs;                   /* nbufs pages, registered writable */
+	struct bl_self_pages bufs_self;  /* bufs, when they are granted to ourselves */
+	struct bl_xen *xen;              /* NULL: plain memory */
 	size_t bufs_len;
 	uint32_t bufs_region;
 	unsigned nbufs, rx_posted;

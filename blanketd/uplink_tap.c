@@ -39,6 +39,7 @@
 #include "uplink.h"
 #include "uring.h"
 #include "vnet_hdr.h"
+#include "xen.h"
 
 #define TAP_POOL 256u
 #define TAP_BUF (sizeof(struct virtio_net_hdr) + 65536u + 64u)
@@ -47,6 +48,8 @@
 struct tap {
 	struct net_uplink u;
 	struct ev_loop *loop;
+	struct bl_xen *xen;           /* NULL: receive buffers in plain memory */
+	unsigned nself;               /* receive buffers granted to ourselves */
 	ev_io w;
 	int fd;
 	struct net_uplink_buf *free;
@@ -65,9 +68,17 @@ struct tap_tx {
 	struct iovec v[1 + NET_UPLINK_MAX_FRAGS];
 };
 
+/* A receive buffer: the first TAP_SELF_BUFS are granted to ourselves
+ * (xen-gntalloc), so the copies into guests name them by grant and gntdev
+ * pins no page per segment; the pool is LIFO, so those are the busy ones.
+ * The cap leaves xen-gntalloc's default limit (1024 grants) room for the
+ * vifs' TX header pages. */
+#define TAP_BUF_PAGES ((unsigned)((TAP_BUF + 4095) / 4096))
+#define TAP_SELF_BUFS 32u
+
 struct tap_buf {
 	struct net_uplink_buf nb;
-	uint8_t raw[TAP_BUF];
+	struct bl_self_pages mem;     /* TAP_BUF bytes; refs NULL: plain memory */
 };
 
 static void tap_tx_complete(struct uring_req *r, int res)
@@ -132,8 +143,19 @@ static struct net_uplink_buf *buf_get(struct tap *t)
 	tb = calloc(1, sizeof(*tb));
 	if (!tb)
 		return NULL;
+	if (t->xen && t->nself < TAP_SELF_BUFS &&
+	    bl_self_pages_alloc(t->xen, TAP_BUF_PAGES, &tb->mem) == 0) {
+		t->nself += tb->mem.refs != NULL;
+	} else {
+		tb->mem = (struct bl_self_pages){ .addr = malloc(TAP_BUF) };
+		if (!tb->mem.addr) {
+			free(tb);
+			return NULL;
+		}
+	}
 	t->nbufs++;
-	tb->nb.data = tb->raw + sizeof(struct virtio_net_hdr);
+	tb->nb.data = tb->mem.addr + sizeof(struct virtio_net_hdr);
+	tb->nb.self = tb->mem.refs ? &tb->mem : NULL;
 	return &tb->nb;
 }
 
@@ -168,7 +190,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		tb = (struct tap_buf *)b;
-		n = read(t->fd, tb->raw, sizeof(tb->raw));
+		n = read(t->fd, tb->mem.addr, TAP_BUF);
 		if (n < (ssize_t)(sizeof(h) + NETIF_ETH_HLEN)) {
 			tap_rx_release(&t->u, b);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -179,7 +201,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 				return;
 			continue;
 		}
-		memcpy(&h, tb->raw, sizeof(h));
+		memcpy(&h, tb->mem.addr, sizeof(h));
 		if (vnet_meta_from_hdr(&h, &b->meta)) {
 			t->u.stats.rx_errors++;
 			tap_rx_release(&t->u, b);
@@ -211,6 +233,7 @@ static void tap_close(struct net_uplink *u)
 		struct net_uplink_buf *b = t->free;
 
 		t->free = b->next;
+		bl_self_pages_free(t->xen, &((struct tap_buf *)b)->mem);
 		free(b);
 	}
 	free(t);
@@ -239,8 +262,8 @@ static int set_up(const char *name, char *err, size_t errlen)
 	return 0;
 }
 
-struct net_uplink *uplink_tap_open(struct ev_loop *loop, const char *ifname, char *err,
-				   size_t errlen)
+struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const char *ifname,
+				   char *err, size_t errlen)
 {
 	struct ifreq ifr = { 0 };
 	int hdrsz = sizeof(struct virtio_net_hdr);
@@ -276,6 +299,7 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, const char *ifname, cha
 	t->u.kind = "tap";
 	snprintf(t->u.name, sizeof(t->u.name), "%s", ifr.ifr_name);
 	t->loop = loop;
+	t->xen = x;
 	t->fd = fd;
 	ev_io_init(&t->w, on_read, fd, EV_READ);
 	ev_io_start(loop, &t->w);

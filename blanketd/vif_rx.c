@@ -281,7 +281,9 @@ static void add_seg(struct vif_queue *q, RING_IDX idx, const struct netif_rx_req
 		abort();
 	s = &pass.seg[pass.n];
 	memset(s, 0, sizeof(*s));
-	if (f->domid == SW_LOCAL)
+	if (f->domid == SW_LOCAL && f->self)
+		s->src = bl_self_ptr(f->self, (size_t)(f->addr + foff - f->self->addr));
+	else if (f->domid == SW_LOCAL)
 		s->src = (struct bl_copy_ptr){ .virt = (void *)(f->addr + foff) };
 	else
 		s->src = (struct bl_copy_ptr){ .foreign = true, .domid = f->domid, .gref = f->gref,
@@ -340,6 +342,15 @@ static void place(struct vif_queue *q, const struct vif_rxe *e)
 
 			if (chunk > NETIF_PAGE_SIZE - off)
 				chunk = NETIF_PAGE_SIZE - off;
+			/* A grant end stays inside its page (gntdev splits only
+			 * ends named by address). */
+			if (f->domid == SW_LOCAL && f->self) {
+				uint32_t soff = (uint32_t)(f->addr + foff - f->self->addr) &
+						(NETIF_PAGE_SIZE - 1);
+
+				if (chunk > NETIF_PAGE_SIZE - soff)
+					chunk = NETIF_PAGE_SIZE - soff;
+			}
 			add_seg(q, idx, &req, off, f, foff, (uint16_t)chunk);
 			off = (uint16_t)(off + chunk);
 			foff += chunk;

@@ -260,6 +260,8 @@ static unsigned char *copy_end(struct bl_xen *x, const struct bl_copy_ptr *p, ui
 		*st = GNTST_general_error;
 		return NULL;
 	}
+	if (g->self)
+		return g->self + p->offset;
 	return x->guest + (size_t)g->page * FAKE_PAGE_SIZE + p->offset;
 }
 
@@ -286,7 +288,16 @@ int bl_gnt_copy(struct bl_xen *x, struct bl_gnt_copy_seg *segs, unsigned n)
 	return 0;
 }
 
-/* Plain memory, as without xen-gntalloc. */
+static bool self_grants;
+static grant_ref_t next_self_gref = 0x100000;
+
+void fake_self_grants(bool on)
+{
+	self_grants = on;
+}
+
+/* Plain memory, as without xen-gntalloc; after fake_self_grants(true), each
+ * page also granted to FAKE_SELF_DOMID, as xen-gntalloc does. */
 int bl_self_pages_alloc(struct bl_xen *x, unsigned count, struct bl_self_pages *p)
 {
 	(void)x;
@@ -294,12 +305,30 @@ int bl_self_pages_alloc(struct bl_xen *x, unsigned count, struct bl_self_pages *
 	if (!p->addr)
 		return -1;
 	memset(p->addr, 0, (size_t)count * 4096);
+	if (self_grants && fx) {
+		p->refs = calloc(count, sizeof(*p->refs));
+		if (!p->refs)
+			abort();
+		p->domid = FAKE_SELF_DOMID;
+		for (unsigned i = 0; i < count; i++) {
+			struct grant *g;
+
+			fx->grants = xgrow(fx->grants, &fx->cap_grants, fx->nr_grants + 1, sizeof(*g));
+			g = &fx->grants[fx->nr_grants++];
+			p->refs[i] = next_self_gref++;
+			*g = (struct grant){ .domid = FAKE_SELF_DOMID, .gref = p->refs[i],
+					     .writable = true, .self = p->addr + (size_t)i * 4096 };
+		}
+	}
 	return 0;
 }
 
 void bl_self_pages_free(struct bl_xen *x, struct bl_self_pages *p)
 {
 	(void)x;
+	for (unsigned i = 0; p->refs && fx && i < p->count; i++)
+		fake_gnt_revoke(FAKE_SELF_DOMID, p->refs[i]);
+	free(p->refs);
 	free(p->addr);
 	*p = (struct bl_self_pages){ 0 };
 }

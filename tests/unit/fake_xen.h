@@ -31,6 +31,10 @@ void *fake_guest_page(unsigned n);
 /* Domain domid grants gref for guest page `page`, read-only unless writable. */
 void fake_gnt_grant(uint32_t domid, grant_ref_t gref, unsigned page, bool writable);
 void fake_gnt_revoke(uint32_t domid, grant_ref_t gref);
+/* bl_self_pages from now on granted to ourselves (FAKE_SELF_DOMID), as with
+ * xen-gntalloc: copies may name them by grant.  Off: plain memory. */
+#define FAKE_SELF_DOMID 0u
+void fake_self_grants(bool on);
 /* The page behind a live grant (NULL if none), read without a counted
  * copy: what a switch port sees through a frame's grants. */
 const void *fake_gnt_page(uint32_t domid, grant_ref_t gref);

@@ -18,6 +18,7 @@ struct grant {
 	grant_ref_t gref;
 	unsigned page;
 	bool writable;
+	uint8_t *self;       /* a page of ours granted to ourselves (bl_self_pages), or NULL */
 };
 
 struct mapping {
