@@ -465,10 +465,11 @@ struct net_uplink *uplink_kshim_net_open(struct ev_loop *loop, struct bl_xen *x,
 	for (unsigned i = 0; i < 2; i++)
 		kshim_q_start(loop, &k->q[i], kn_interrupt);
 	log_info("kshim-net %s (%s): MAC %02x:%02x:%02x:%02x:%02x:%02x, queues of %u/%u, features "
-		 "%#" PRIx64 "%s%s%s", name, pci, k->mac[0], k->mac[1], k->mac[2], k->mac[3],
-		 k->mac[4], k->mac[5], k->q[RXQ].size, k->q[TXQ].size, k->features,
+		 "%#" PRIx64 "%s%s%s, RX buffers %s", name, pci, k->mac[0], k->mac[1], k->mac[2],
+		 k->mac[3], k->mac[4], k->mac[5], k->q[RXQ].size, k->q[TXQ].size, k->features,
 		 k->mrg ? ", mergeable RX buffers" : "", HAS(k, VIRTIO_NET_F_CSUM) ? ", TX offloads" : "",
-		 HAS(k, VIRTIO_NET_F_GUEST_CSUM) ? ", RX offloads" : "");
+		 HAS(k, VIRTIO_NET_F_GUEST_CSUM) ? ", RX offloads" : "",
+		 k->bufs_self.addr ? "granted to ourselves" : "in plain memory (no xen-gntalloc)");
 	if (k->tx_soft)
 		log_info("kshim-net %s: the device lacks %s: guests' partial checksums and TSO "
 			 "frames are copied, completed and segmented in software", name,
