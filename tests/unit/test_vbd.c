@@ -107,25 +107,34 @@ static void test_publish_failure_does_not_reconnect(void **state)
 	assert_int_equal(fake_gnt_stats().outstanding, 1);
 }
 
-/* Requests the backing leaves unanswered for 10 s are counted and logged,
- * once each; answered ones never are. */
-static void test_stuck_requests_reported(void **state)
+/* Eight 16 KiB requests (reads, or reads and writes in turn) on a
+ * connected device, taken in one pass: they are in flight on io_uring. */
+static void eight_in_flight(struct fe *f, bool writes)
 {
 	struct blkif_request_segment s[4];
-	struct vbd_ring *r;
-	unsigned p[4], n;
-	struct fe f;
+	unsigned p[4];
 
-	(void)state;
-	fe_init(&f, DEVID);
-	connect_device(&f, T.img, "w");
+	connect_device(f, T.img, "w");
 	for (int i = 0; i < 4; i++)
 		p[i] = data_page(true);
 	full_segs(s, p, 4);
 	for (int i = 0; i < 8; i++)
-		put_rw(&f, 0, BLKIF_OP_READ, (uint64_t)i * 64, s, 4);
-	fe_push(&f, 0);
+		put_rw(f, 0, writes && (i & 1) ? BLKIF_OP_WRITE : BLKIF_OP_READ, (uint64_t)i * 64, s, 4);
+	fe_push(f, 0);
 	ev_run(T.loop, EVRUN_NOWAIT);
+}
+
+/* Requests the backing leaves unanswered for 10 s are counted and logged,
+ * once each; answered ones never are. */
+static void test_stuck_requests_reported(void **state)
+{
+	struct vbd_ring *r;
+	unsigned n;
+	struct fe f;
+
+	(void)state;
+	fe_init(&f, DEVID);
+	eight_in_flight(&f, false);
 	r = be_ring(DEVID, 0);
 	n = r->st->nr_inflight;
 	assert_true(n > 0);
@@ -247,21 +256,12 @@ static void test_frontend_close(void **state)
  * closes. */
 static void test_frontend_close_inflight(void **state)
 {
-	struct blkif_request_segment s[4];
-	unsigned p[4];
 	struct fe f;
 
 	(void)state;
 	fe_init(&f, DEVID);
 	f.persistent = false;
-	connect_device(&f, T.img, "w");
-	for (int i = 0; i < 4; i++)
-		p[i] = data_page(true);
-	full_segs(s, p, 4);
-	for (int i = 0; i < 8; i++)
-		put_rw(&f, 0, BLKIF_OP_READ, (uint64_t)i * 64, s, 4);
-	fe_push(&f, 0);
-	ev_run(T.loop, EVRUN_NOWAIT);
+	eight_in_flight(&f, false);
 	assert_true(be_ring(DEVID, 0)->st->nr_inflight > 0);
 	assert_true(fake_gnt_stats().outstanding > 1);
 	xs_writef(0, f.fe, "state", "5");
@@ -382,22 +382,12 @@ static void test_toolstack_detach(void **state)
  * domain destroyed): the I/O drains, then the device goes, writing nothing. */
 static void test_toolstack_rm_inflight(void **state)
 {
-	struct blkif_request_segment s[4];
 	uint32_t devid = DEVID;
-	unsigned p[4];
 	struct fe f;
 
 	(void)state;
 	fe_init(&f, DEVID);
-	connect_device(&f, T.img, "w");
-	for (int i = 0; i < 4; i++)
-		p[i] = data_page(true);
-	full_segs(s, p, 4);
-	for (int i = 0; i < 8; i++)
-		put_rw(&f, 0, i & 1 ? BLKIF_OP_WRITE : BLKIF_OP_READ, (uint64_t)i * 64, s, 4);
-	fe_push(&f, 0);
-	/* One pass: the requests are taken and queued to io_uring. */
-	ev_run(T.loop, EVRUN_NOWAIT);
+	eight_in_flight(&f, true);
 	assert_true(be_ring(DEVID, 0)->st->nr_inflight > 0);
 	assert_true(bl_xs_rm(T.xen, 0, f.be));
 	assert_true(bl_xs_rm(T.xen, 0, f.fe));
