@@ -41,15 +41,15 @@ bool xs_publish(struct bl_xen *x, const char *dir, const struct xs_kv *kv, unsig
 
 	/* Another writer under dir (the toolstack's hotplug-status, say) fails
 	 * our commit with EAGAIN.  Retry at once a few times, then back off a
-	 * little: with two guests booting, libxl and the frontends keep
-	 * xenstored busy, and a state that silently stays unwritten leaves a
-	 * guest waiting for its disk forever. */
-	for (int tries = 0; tries < 64; tries++) {
+	 * little (60 ms in all, the loop waits meanwhile): with two guests
+	 * booting, libxl and the frontends keep xenstored busy.  Who gets
+	 * false logs it; the next watch event tries again. */
+	for (int tries = 0; tries < 32; tries++) {
 		bl_xs_txn t;
 		bool ok = true;
 
 		if (tries >= 16)
-			usleep(1000u << (tries < 24 ? (tries - 16) / 2 : 4));
+			usleep(1000u << ((tries - 16) / 4));
 		t = bl_xs_begin(x);
 		if (!t)
 			return false;

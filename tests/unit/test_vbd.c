@@ -97,7 +97,7 @@ static void test_publish_failure_does_not_reconnect(void **state)
 	toolstack_add(&f, T.img, "w");
 	wait_state(f.be, XenbusStateInitWait);
 	fe_connect(&f);
-	fake_xs_fail_commits(64);
+	fake_xs_fail_commits(32);
 	run_for(20);
 	assert_int_equal(xs_state(f.be), XenbusStateInitWait);
 	assert_int_equal(fake_gnt_stats().map_calls, 1);

@@ -67,7 +67,7 @@ static void test_publish_failure_does_not_reconnect(void **state)
 	toolstack_add(&f);
 	wait_state(f.be, XenbusStateInitWait);
 	fe_connect(&f);
-	fake_xs_fail_commits(64);
+	fake_xs_fail_commits(32);
 	run_for(20);
 	/* (netfront's several nodes may have fired a second event already) */
 	maps = fake_gnt_stats().outstanding;
