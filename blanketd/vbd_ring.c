@@ -469,11 +469,12 @@ void vbd_ring_check_stuck(struct vbd_ring *r)
 {
 	for (unsigned i = 0; r->st && i < r->size; i++) {
 		struct vbd_io *io = &r->io[i];
-		struct blk_req *req = io_req(io);
+		struct blk_req *req;
 
 		if (!r->st->slot[i].busy || io->reported ||
 		    vbd_ring_ctx.ticks - io->started < VBD_STUCK_TICKS)
 			continue;
+		req = io_req(io);
 		io->reported = true;
 		r->stats.stuck++;
 		log_warn("vbd %u/%u: ring %u: request %" PRIu64 " (op %u, sector %" PRIu64

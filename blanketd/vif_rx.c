@@ -270,6 +270,12 @@ static enum vif_drop refuse(const struct vif *v, const struct sw_buf *b, unsigne
 	return VIF_NR_DROPS;
 }
 
+/* Where byte foff of a self-granted fragment lies in its bl_self_pages. */
+static size_t self_off(const struct sw_frag *f, uint32_t foff)
+{
+	return (size_t)(f->addr + foff - f->self->addr);
+}
+
 static void add_seg(struct vif_queue *q, RING_IDX idx, const struct netif_rx_req *req,
 		    uint16_t dst_off, const struct sw_frag *f, uint32_t foff, uint16_t len)
 {
@@ -282,7 +288,7 @@ static void add_seg(struct vif_queue *q, RING_IDX idx, const struct netif_rx_req
 	s = &pass.seg[pass.n];
 	memset(s, 0, sizeof(*s));
 	if (f->domid == SW_LOCAL && f->self)
-		s->src = bl_self_ptr(f->self, (size_t)(f->addr + foff - f->self->addr));
+		s->src = bl_self_ptr(f->self, self_off(f, foff));
 	else if (f->domid == SW_LOCAL)
 		s->src = (struct bl_copy_ptr){ .virt = (void *)(f->addr + foff) };
 	else
@@ -345,8 +351,7 @@ static void place(struct vif_queue *q, const struct vif_rxe *e)
 			/* A grant end stays inside its page (gntdev splits only
 			 * ends named by address). */
 			if (f->domid == SW_LOCAL && f->self) {
-				uint32_t soff = (uint32_t)(f->addr + foff - f->self->addr) &
-						(NETIF_PAGE_SIZE - 1);
+				uint32_t soff = (uint32_t)self_off(f, foff) & (NETIF_PAGE_SIZE - 1);
 
 				if (chunk > NETIF_PAGE_SIZE - soff)
 					chunk = NETIF_PAGE_SIZE - soff;

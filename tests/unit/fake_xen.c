@@ -124,18 +124,24 @@ static struct grant *grant_find(struct bl_xen *x, uint32_t domid, grant_ref_t gr
 	return NULL;
 }
 
+/* The entry for (domid, gref): the existing one, or a new one at the end. */
+static struct grant *grant_slot(struct bl_xen *x, uint32_t domid, grant_ref_t gref)
+{
+	struct grant *g = grant_find(x, domid, gref);
+
+	if (!g) {
+		x->grants = xgrow(x->grants, &x->cap_grants, x->nr_grants + 1, sizeof(*g));
+		g = &x->grants[x->nr_grants++];
+	}
+	return g;
+}
+
 void fake_gnt_grant(uint32_t domid, grant_ref_t gref, unsigned page, bool writable)
 {
-	struct grant *g;
-
 	if (!fx || page >= FAKE_GUEST_PAGES)
 		abort();
-	g = grant_find(fx, domid, gref);
-	if (!g) {
-		fx->grants = xgrow(fx->grants, &fx->cap_grants, fx->nr_grants + 1, sizeof(*g));
-		g = &fx->grants[fx->nr_grants++];
-	}
-	*g = (struct grant){ .domid = domid, .gref = gref, .page = page, .writable = writable };
+	*grant_slot(fx, domid, gref) =
+		(struct grant){ .domid = domid, .gref = gref, .page = page, .writable = writable };
 }
 
 void fake_gnt_revoke(uint32_t domid, grant_ref_t gref)
@@ -311,13 +317,10 @@ int bl_self_pages_alloc(struct bl_xen *x, unsigned count, struct bl_self_pages *
 			abort();
 		p->domid = FAKE_SELF_DOMID;
 		for (unsigned i = 0; i < count; i++) {
-			struct grant *g;
-
-			fx->grants = xgrow(fx->grants, &fx->cap_grants, fx->nr_grants + 1, sizeof(*g));
-			g = &fx->grants[fx->nr_grants++];
 			p->refs[i] = next_self_gref++;
-			*g = (struct grant){ .domid = FAKE_SELF_DOMID, .gref = p->refs[i],
-					     .writable = true, .self = p->addr + (size_t)i * 4096 };
+			*grant_slot(fx, FAKE_SELF_DOMID, p->refs[i]) =
+				(struct grant){ .domid = FAKE_SELF_DOMID, .gref = p->refs[i],
+						.writable = true, .self = p->addr + (size_t)i * 4096 };
 		}
 	}
 	return 0;
