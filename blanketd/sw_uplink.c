@@ -18,10 +18,11 @@
  * frames are then mapped one by one, and only
  * the guilty one is dropped.  A frame no longer than the sender's header
  * copy (a TCP ACK) is not mapped at all: it goes from a copy of that.
- * Nor is a frame the uplink would rather take as a copy (tx_buffer: a
- * kshim-net NIC without TSO, whose frames are segmented and checksummed
- * here anyway): the pass's such frames are grant-copied into the uplink's
- * buffers with one call, and their senders answer at once.
+ * Nor is a frame the uplink would rather take as a copy (tx_buffer: the
+ * TAP, which copies every frame into an skb anyway, or a kshim-net NIC
+ * without TSO, whose frames are segmented and checksummed here anyway):
+ * the pass's such frames are grant-copied into the uplink's buffers with
+ * one call, and their senders answer at once.
  *
  * In: each frame the uplink read enters the switch as a buffer in dom0
  * memory (one fragment, or one per page-sized device buffer), handed back

@@ -5,10 +5,12 @@
  * TUNSETOFFLOAD lets the kernel hand us (and take from us) partial
  * checksums and TCP segments of up to 64 KiB, so GSO and checksum offload
  * pass between guests and dom0's stack without anyone segmenting or
- * summing.  Frames out are one writev of the header and the guest's own
- * pages (no copy in dom0), queued on the daemon's io_uring: the frames of
- * a loop pass enter the kernel with one io_uring_enter rather than a
- * writev() each (every syscall of a PV dom0 is a trip through Xen).  A
+ * summing.  Frames out are one writev of the header and the frame, queued
+ * on the daemon's io_uring: the frames of a loop pass enter the kernel
+ * with one io_uring_enter rather than a writev() each (every syscall of a
+ * PV dom0 is a trip through Xen).  The frame is in one of our copy
+ * buffers (tap_tx_buffer says why), or, with all of them in use, in the
+ * guest's own pages mapped by the switch.  A
  * TAP write never waits, so each completes inside that submit and is
  * reaped in the same pass.  (A thread of its own for the TAP's I/O was
  * tried: dom0 had an idle CPU for it, but the cross-thread wake-ups
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -44,6 +47,10 @@
 #define TAP_POOL 256u
 #define TAP_BUF (sizeof(struct virtio_net_hdr) + 65536u + 64u)
 #define TAP_RX_BUDGET 64u
+/* Copy buffers for guests' frames (tap_tx_buffer): a loop pass's frames
+ * at most, since every TAP write completes inside the pass's submit. */
+#define TAP_COPY_BUFS 64u
+#define TAP_COPY_BUF_SIZE ((size_t)NET_UPLINK_COPY_PAGES * 4096u)
 
 struct tap {
 	struct net_uplink u;
@@ -55,6 +62,9 @@ struct tap {
 	struct net_uplink_buf *free;
 	unsigned nbufs;
 	bool paused;
+	uint8_t *copies;              /* TAP_COPY_BUFS copy buffers, or NULL */
+	uint16_t copy_free[TAP_COPY_BUFS];
+	unsigned ncopy_free;
 };
 
 /* A frame being written: the header and the iovecs live until the
@@ -64,6 +74,7 @@ struct tap_tx {
 	struct tap *t;
 	void *cookie;
 	size_t len;
+	int copy;                     /* the copy buffer it is in, or -1 */
 	struct virtio_net_hdr h;
 	struct iovec v[1 + NET_UPLINK_MAX_FRAGS];
 };
@@ -93,8 +104,46 @@ static void tap_tx_complete(struct uring_req *r, int res)
 		t->u.stats.tx_pkts++;
 		t->u.stats.tx_bytes += x->len;
 	}
+	if (x->copy >= 0)
+		t->copy_free[t->ncopy_free++] = (uint16_t)x->copy;
 	t->u.tx_done(&t->u, x->cookie, res < 0 ? res : 0);
 	free(x);
+}
+
+/*
+ * The TAP copies every frame written to it into an skb (tun_get_user), so
+ * a guest's pages mapped for the write save no copy: they only add the
+ * mapping, and under a PV dom0 the gntdev mmap, munmap and unmap (with
+ * its TLB flush) of a pass cost several times what the hypervisor takes
+ * to grant-copy the same pages into dom0 memory (measured on the test bed,
+ * tests/e2e/README.md).  So the switch grant-copies guests' frames into
+ * these buffers, and the guests get their slots back in the same pass.
+ */
+static void *tap_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
+{
+	struct tap *t = (struct tap *)u;
+
+	(void)len, (void)m;
+	if (!t->ncopy_free)
+		return NULL;   /* all in use: the guest's pages are mapped */
+	return t->copies + (size_t)t->copy_free[--t->ncopy_free] * TAP_COPY_BUF_SIZE;
+}
+
+static void tap_tx_buffer_put(struct net_uplink *u, void *buf)
+{
+	struct tap *t = (struct tap *)u;
+
+	t->copy_free[t->ncopy_free++] = (uint16_t)(((uint8_t *)buf - t->copies) / TAP_COPY_BUF_SIZE);
+}
+
+/* The copy buffer a frame is in (all its pieces are), or -1. */
+static int copy_index(const struct tap *t, const struct iovec *iov, unsigned n)
+{
+	const uint8_t *p = n ? iov[0].iov_base : NULL;
+
+	if (!p || !t->copies || p < t->copies || p >= t->copies + TAP_COPY_BUFS * TAP_COPY_BUF_SIZE)
+		return -1;
+	return (int)((size_t)(p - t->copies) / TAP_COPY_BUF_SIZE);
 }
 
 static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
@@ -104,15 +153,19 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	struct io_uring_sqe *sqe;
 	struct tap_tx *x;
 
-	if (n > NET_UPLINK_MAX_FRAGS)
-		return -EINVAL;
-	x = malloc(sizeof(*x));
+	int copy = copy_index(t, iov, n);
+
+	x = n <= NET_UPLINK_MAX_FRAGS ? malloc(sizeof(*x)) : NULL;
 	sqe = x ? uring_sqe() : NULL;
 	if (!sqe) {
+		/* a copy buffer is ours again, sent or not */
+		if (copy >= 0)
+			t->copy_free[t->ncopy_free++] = (uint16_t)copy;
 		free(x);
 		u->stats.tx_errors++;
-		return -ENOMEM;
+		return n > NET_UPLINK_MAX_FRAGS ? -EINVAL : -ENOMEM;
 	}
+	x->copy = copy;
 	x->req.complete = tap_tx_complete;
 	x->t = t;
 	x->cookie = cookie;
@@ -228,6 +281,8 @@ static void tap_close(struct net_uplink *u)
 	while (t->u.stats.tx_inflight)
 		uring_wait();
 	close(t->fd);
+	if (t->copies)
+		munmap(t->copies, TAP_COPY_BUFS * TAP_COPY_BUF_SIZE);
 	/* Buffers still with guests were released through rx_release first. */
 	while (t->free) {
 		struct net_uplink_buf *b = t->free;
@@ -241,6 +296,8 @@ static void tap_close(struct net_uplink *u)
 
 static const struct net_uplink_ops tap_ops = {
 	.tx_async = tap_tx_async,
+	.tx_buffer = tap_tx_buffer,
+	.tx_buffer_put = tap_tx_buffer_put,
 	.rx_release = tap_rx_release,
 	.close = tap_close,
 };
@@ -301,6 +358,13 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 	t->loop = loop;
 	t->xen = x;
 	t->fd = fd;
+	/* Without them (no memory) every frame goes from its mapping. */
+	t->copies = mmap(NULL, TAP_COPY_BUFS * TAP_COPY_BUF_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->copies == MAP_FAILED)
+		t->copies = NULL;
+	for (unsigned i = 0; t->copies && i < TAP_COPY_BUFS; i++)
+		t->copy_free[t->ncopy_free++] = (uint16_t)(TAP_COPY_BUFS - 1 - i);
 	ev_io_init(&t->w, on_read, fd, EV_READ);
 	ev_io_start(loop, &t->w);
 	return &t->u;

@@ -1,7 +1,8 @@
 /*
  * test_uplink_tap.c - the TAP uplink against a real TAP interface (root and
  * /dev/net/tun, as CI has): frames queued in one loop pass leave in one
- * io_uring submit with their bytes and offload state; frames the kernel
+ * io_uring submit with their bytes and offload state, from the guests'
+ * pages or from the uplink's copy buffers; frames the kernel
  * sends on the interface come back through rx(), and a reader that ran
  * out of buffers reads again when one is released; closing with writes
  * queued still completes each of them.  A packet socket on the interface
@@ -194,6 +195,69 @@ static void test_tx_batched(void **state)
 	assert_memory_equal(got, b, sizeof(b));
 }
 
+/* Guests' frames as copies (tx_buffer): a buffer of NET_UPLINK_COPY_PAGES
+ * pages, fragment i in page i at its own offset, written out whole; the
+ * buffer is the uplink's again when the write completes, or at once when
+ * tx_async refuses the frame.  With every buffer in use: NULL (the switch
+ * then maps the guest's pages). */
+static void test_tx_copy_buffers(void **state)
+{
+	static uint8_t want[3000], got[4000];
+	struct net_meta m = { .data_validated = true };
+	void *bufs[256];
+	unsigned n = 0;
+	uint8_t *buf;
+	struct iovec v[2];
+
+	(void)state;
+	assert_non_null(T.u->ops->tx_buffer);
+	while (n < 256 && (bufs[n] = T.u->ops->tx_buffer(T.u, sizeof(want), &m)))
+		n++;
+	assert_true(n >= 16 && n < 256);
+	/* Distinct, page-aligned, NET_UPLINK_COPY_PAGES pages each. */
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal((uintptr_t)bufs[i] % 4096, 0);
+		for (unsigned j = 0; j < i; j++)
+			assert_true((uint8_t *)bufs[i] >= (uint8_t *)bufs[j] + NET_UPLINK_COPY_PAGES * 4096 ||
+				    (uint8_t *)bufs[j] >= (uint8_t *)bufs[i] + NET_UPLINK_COPY_PAGES * 4096);
+	}
+	for (unsigned i = 1; i < n; i++)
+		T.u->ops->tx_buffer_put(T.u, bufs[i]);
+	buf = bufs[0];
+	/* Two fragments: 1000 bytes at offset 3000 of page 0, the rest at
+	 * offset 100 of page 1 (as the switch's grant copy lays them out). */
+	frame(want, sizeof(want), FAR_MAC, OUR_MAC, 9);
+	memcpy(buf + 3000, want, 1000);
+	memcpy(buf + 4096 + 100, want + 1000, sizeof(want) - 1000);
+	v[0] = (struct iovec){ buf + 3000, 1000 };
+	v[1] = (struct iovec){ buf + 4096 + 100, sizeof(want) - 1000 };
+	/* Taken again, all but the one in flight. */
+	for (n = 0; n < 256 && (bufs[n] = T.u->ops->tx_buffer(T.u, sizeof(want), &m)); n++)
+		;
+	assert_int_equal(T.u->ops->tx_async(T.u, v, 2, &m, (void *)3), 0);
+	assert_null(T.u->ops->tx_buffer(T.u, sizeof(want), &m));
+	run_until(&T.done, 1);
+	assert_int_equal(T.done_err, 0);
+	assert_ptr_equal(T.cookies[0], (void *)3);
+	assert_int_equal(far_recv(got, sizeof(got)), sizeof(want));
+	assert_memory_equal(got, want, sizeof(want));
+	/* Written: the buffer is free again. */
+	assert_ptr_equal(T.u->ops->tx_buffer(T.u, sizeof(want), &m), buf);
+	/* Refused (too many pieces): free again at once, no tx_done. */
+	{
+		struct iovec many[NET_UPLINK_MAX_FRAGS + 1];
+
+		for (unsigned i = 0; i <= NET_UPLINK_MAX_FRAGS; i++)
+			many[i] = (struct iovec){ buf + i * 4096, 64 };
+		assert_true(T.u->ops->tx_async(T.u, many, NET_UPLINK_MAX_FRAGS + 1, &m, (void *)4) < 0);
+		assert_ptr_equal(T.u->ops->tx_buffer(T.u, sizeof(want), &m), buf);
+		assert_int_equal(T.done, 1);
+	}
+	T.u->ops->tx_buffer_put(T.u, buf);
+	while (n)
+		T.u->ops->tx_buffer_put(T.u, bufs[--n]);
+}
+
 static void test_rx(void **state)
 {
 	static uint8_t f[1500];
@@ -266,6 +330,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_tx_batched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_copy_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_pool_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_completes_queued, setup, teardown),
