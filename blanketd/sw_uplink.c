@@ -351,8 +351,14 @@ static void up_release(struct sw_buf *b)
 {
 	struct up_buf *x = b->owner;
 
+	up.u->rx_out--;
 	up.u->ops->rx_release(up.u, x->ub);
 	free(x);
+}
+
+bool sw_uplink_may_hold(const struct sw_buf *b)
+{
+	return b->release == up_release && up.u && up.u->rx_out <= up.u->rx_hold_max;
 }
 
 static void up_rx(struct net_uplink *u, struct net_uplink_buf *ub)
@@ -366,6 +372,7 @@ static void up_rx(struct net_uplink *u, struct net_uplink_buf *ub)
 		return;
 	}
 	x->ub = ub;
+	u->rx_out++;
 	x->b.refs = 1;
 	x->b.release = up_release;
 	x->b.owner = x;

@@ -198,6 +198,12 @@ struct net_uplink {
 	 * tx_async, so they may come from anywhere (the owner's copy of a TCP
 	 * ACK, with no grant mapped or registered for it).  0: none. */
 	size_t tx_copy_max;
+	/* Set by the uplink: how many received frames may stay in its buffers
+	 * while they wait for guests' RX buffers (0: none, each waiting frame
+	 * is copied out so the buffer goes back at once).  rx_out: frames
+	 * handed to rx() and not yet released, kept by the owner. */
+	unsigned rx_hold_max;
+	unsigned rx_out;
 	void *owner;
 	struct net_uplink_stats stats;
 };

@@ -358,6 +358,9 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 	t->loop = loop;
 	t->xen = x;
 	t->fd = fd;
+	/* Frames waiting for a guest's buffers may keep half the pool: the
+	 * other half keeps reading for everyone else. */
+	t->u.rx_hold_max = TAP_POOL / 2;
 	/* Without them (no memory) every frame goes from its mapping. */
 	t->copies = mmap(NULL, TAP_COPY_BUFS * TAP_COPY_BUF_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -197,15 +197,19 @@ void vif_rx_bounce_all(void);
 /* sw_uplink.c: the uplink as a switch port. */
 int sw_uplink_attach(struct sw *s, struct net_uplink *u);
 void sw_uplink_detach(struct sw *s);
+/* End of a loop pass: map the pass's frames for the uplink in one call
+ * and send them.  True if there were any. */
+bool sw_uplink_flush(void);
 /* The sender takes back frames an asynchronous uplink still holds (mine()
  * says which): the uplink's reference is dropped now, so they are
  * answered and unmapped at once.  The uplink keeps its own hold on the
  * pages (kshim's registration pins them, and gntdev defers the grant
  * unmap until it is released), so the device may still read them. */
-/* End of a loop pass: map the pass's frames for the uplink in one call
- * and send them.  True if there were any. */
-bool sw_uplink_flush(void);
 void sw_uplink_forget(bool (*mine)(struct sw_buf *b, void *arg), void *arg);
+/* Whether b, a frame the uplink received, may wait in a guest's backlog
+ * in the uplink's buffer (net_uplink.rx_hold_max) rather than be moved to
+ * memory of its own. */
+bool sw_uplink_may_hold(const struct sw_buf *b);
 struct sw_port *sw_uplink_port(void);
 struct net_uplink *sw_uplink(void);
 

@@ -12,9 +12,14 @@
  * buffer in between.
  *
  * A frame that cannot be placed in this pass (no buffers posted) must not
- * keep another guest's TX slots, nor an uplink's buffer: it is moved into
- * dom0 memory of its own (bounced), and waits there, counted against the
- * backlog bound.  Beyond the bound frames are dropped and counted.
+ * keep another guest's TX slots, nor an uplink's buffer the uplink needs:
+ * it is moved into dom0 memory of its own (bounced), and waits there,
+ * counted against the backlog bound.  An uplink may spare some of its
+ * buffers (rx_hold_max: the TAP's pool is in dom0 memory anyway), and the
+ * frames in those wait as they are: under a guest slower than its sender
+ * (dom0 -> guest TCP) nearly every frame waits a pass, and copying each
+ * cost blanketd a memcpy of up to 64 KiB.  Beyond the bound frames are
+ * dropped and counted.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -197,7 +202,8 @@ static void bounce(struct vif_queue *q)
 		size_t off = 0;
 
 		first[k] = n;
-		if (old->release == bounce_release)
+		/* Our copy already, or an uplink buffer the uplink can spare. */
+		if (old->release == bounce_release || sw_uplink_may_hold(old))
 			continue;
 		c = malloc(sizeof(*c) + old->len);
 		if (!c)
