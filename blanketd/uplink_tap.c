@@ -92,6 +92,12 @@ struct tap_buf {
 	struct bl_self_pages mem;     /* TAP_BUF bytes; refs NULL: plain memory */
 };
 
+/* Copy buffer i is free again. */
+static void copy_put(struct tap *t, int i)
+{
+	t->copy_free[t->ncopy_free++] = (uint16_t)i;
+}
+
 static void tap_tx_complete(struct uring_req *r, int res)
 {
 	struct tap_tx *x = (struct tap_tx *)r;
@@ -105,7 +111,7 @@ static void tap_tx_complete(struct uring_req *r, int res)
 		t->u.stats.tx_bytes += x->len;
 	}
 	if (x->copy >= 0)
-		t->copy_free[t->ncopy_free++] = (uint16_t)x->copy;
+		copy_put(t, x->copy);
 	t->u.tx_done(&t->u, x->cookie, res < 0 ? res : 0);
 	free(x);
 }
@@ -114,10 +120,11 @@ static void tap_tx_complete(struct uring_req *r, int res)
  * The TAP copies every frame written to it into an skb (tun_get_user), so
  * a guest's pages mapped for the write save no copy: they only add the
  * mapping, and under a PV dom0 the gntdev mmap, munmap and unmap (with
- * its TLB flush) of a pass cost several times what the hypervisor takes
- * to grant-copy the same pages into dom0 memory (measured on the test bed,
- * tests/e2e/README.md).  So the switch grant-copies guests' frames into
- * these buffers, and the guests get their slots back in the same pass.
+ * its TLB flush) of a pass took about twice the dom0 CPU of the
+ * hypervisor's grant copy of the same pages into dom0 memory (profiled on
+ * the test bed, tests/e2e/README.md).  So the switch grant-copies guests'
+ * frames into these buffers, and the guests get their slots back in the
+ * same pass.
  */
 static void *tap_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
 {
@@ -133,7 +140,7 @@ static void tap_tx_buffer_put(struct net_uplink *u, void *buf)
 {
 	struct tap *t = (struct tap *)u;
 
-	t->copy_free[t->ncopy_free++] = (uint16_t)(((uint8_t *)buf - t->copies) / TAP_COPY_BUF_SIZE);
+	copy_put(t, (int)(((uint8_t *)buf - t->copies) / TAP_COPY_BUF_SIZE));
 }
 
 /* The copy buffer a frame is in (all its pieces are), or -1. */
@@ -150,17 +157,16 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 			const struct net_meta *m, void *cookie)
 {
 	struct tap *t = (struct tap *)u;
+	int copy = copy_index(t, iov, n);
 	struct io_uring_sqe *sqe;
 	struct tap_tx *x;
-
-	int copy = copy_index(t, iov, n);
 
 	x = n <= NET_UPLINK_MAX_FRAGS ? malloc(sizeof(*x)) : NULL;
 	sqe = x ? uring_sqe() : NULL;
 	if (!sqe) {
 		/* a copy buffer is ours again, sent or not */
 		if (copy >= 0)
-			t->copy_free[t->ncopy_free++] = (uint16_t)copy;
+			copy_put(t, copy);
 		free(x);
 		u->stats.tx_errors++;
 		return n > NET_UPLINK_MAX_FRAGS ? -EINVAL : -ENOMEM;
@@ -367,7 +373,7 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 	if (t->copies == MAP_FAILED)
 		t->copies = NULL;
 	for (unsigned i = 0; t->copies && i < TAP_COPY_BUFS; i++)
-		t->copy_free[t->ncopy_free++] = (uint16_t)(TAP_COPY_BUFS - 1 - i);
+		copy_put(t, (int)(TAP_COPY_BUFS - 1 - i));
 	ev_io_init(&t->w, on_read, fd, EV_READ);
 	ev_io_start(loop, &t->w);
 	return &t->u;
