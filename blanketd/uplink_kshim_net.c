@@ -258,8 +258,8 @@ static void kn_free(struct knet *k)
 		bl_self_pages_free(k->xen, &k->bufs_self);
 	else if (k->bufs)
 		munmap(k->bufs, k->bufs_len);
-	if (k->copies)
-		munmap(k->copies, k->copies_len);
+	if (k->copies.mem)
+		munmap(k->copies.mem, k->copies_len);
 	if (k->arena)
 		munmap(k->arena, (size_t)ARENA_PAGES * 4096u);
 	if (k->map.bucket)
@@ -406,16 +406,15 @@ static int pools(struct knet *k, char *err, size_t errlen)
 	/* Software segmentation takes frames as copies (knet_tx_buffer); chains name
 	 * them through the long-lived map like any registered memory. */
 	if (k->tx_soft) {
-		k->copies_len = (size_t)COPY_BUFS * COPY_BUF_SIZE;
-		k->copies = kshim_pool(k->fd, &k->copies_len, false, &k->copies_region);
-		if (!k->copies || kmap_add(&k->map, (uintptr_t)k->copies, k->copies_len,
-					   k->copies_region, false) < 0) {
+		k->copies_len = (size_t)COPY_BUFS * COPY_POOL_BUF_SIZE;
+		copy_pool_init(&k->copies, kshim_pool(k->fd, &k->copies_len, false, &k->copies_region),
+			       COPY_BUFS);
+		if (!k->copies.mem || kmap_add(&k->map, (uintptr_t)k->copies.mem, k->copies_len,
+					       k->copies_region, false) < 0) {
 			snprintf(err, errlen, "%s: registering %zu bytes of buffers: %s "
 				 "(RLIMIT_MEMLOCK?)", k->pci, k->copies_len, strerror(errno));
 			return -1;
 		}
-		for (unsigned b = COPY_BUFS; b-- > 0;)
-			k->copy_free[k->ncopy_free++] = (uint16_t)b;
 	}
 	for (unsigned s = k->nslots; s-- > 0;)
 		knet_slot_put(k, s);

@@ -17,6 +17,7 @@
 #include "xen.h"
 #include "kshim_chain.h"
 #include "kshim_dev.h"
+#include "copy_pool.h"
 #include "kshim_net.h"
 #include "sw_gro.h"
 #include "sw_gso.h"
@@ -45,7 +46,7 @@ _Static_assert(SOFT_PKT_OFF + SW_GSO_HDR_MAX <= HDR_SLOT, "header slot too small
  * reservation nothing maps, ARENA_PAGES pages, handed out by a bitmap. */
 #define ARENA_PAGES 32768u
 #define COPY_BUFS 32u
-#define COPY_BUF_SIZE (NET_UPLINK_COPY_PAGES * 4096u)
+_Static_assert(COPY_BUFS <= COPY_POOL_MAX, "copy buffers beyond copy_pool.h's stack");
 
 /* A frame given to tx_async: one chain, or (soft) one per packet that
  * sw_gso makes of it. */
@@ -107,11 +108,9 @@ struct knet {
 	struct ktx *txq, **txq_tail;     /* waiting for the device */
 	unsigned txq_len, tx_inflight;
 	bool tx_full;                    /* ENOSPC until something completes */
-	uint8_t *copies;                 /* COPY_BUFS frame buffers, registered read-only */
+	struct copy_pool copies;         /* COPY_BUFS frame buffers, registered read-only */
 	size_t copies_len;
 	uint32_t copies_region;
-	uint16_t copy_free[COPY_BUFS];   /* stack of free copy buffers */
-	unsigned ncopy_free;
 	/* RX */
 	uint8_t *bufs;                   /* nbufs pages, registered writable */
 	struct bl_self_pages bufs_self;  /* bufs, when they are granted to ourselves */

@@ -39,7 +39,7 @@ void knet_tx_complete(struct knet *k, struct ktx *t, int res)
 	if (k->u.tx_done)
 		k->u.tx_done(&k->u, t->cookie, res);
 	if (t->copy >= 0)
-		k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
+		copy_pool_put_index(&k->copies, t->copy);
 	free(t);
 }
 
@@ -58,34 +58,23 @@ void *knet_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
 	struct virtio_net_hdr_v1 hdr;
 
 	(void)len;      /* the pieces go in their own pages: any netif frame fits */
-	if (k->dead || !k->ncopy_free || knet_tx_hdr(m, k->features, &hdr) != -EOPNOTSUPP)
+	if (k->dead || knet_tx_hdr(m, k->features, &hdr) != -EOPNOTSUPP)
 		return NULL;
-	return k->copies + (size_t)k->copy_free[--k->ncopy_free] * COPY_BUF_SIZE;
+	return copy_pool_get(&k->copies);
 }
 
 void knet_tx_buffer_put(struct net_uplink *u, void *buf)
 {
-	struct knet *k = to_k(u);
-
-	k->copy_free[k->ncopy_free++] = (uint16_t)(((uint8_t *)buf - k->copies) / COPY_BUF_SIZE);
-}
-
-/* The copy buffer a frame is in (knet_tx_buffer's: all its pieces are), or
- * -1. */
-static int copy_index(const struct knet *k, const struct iovec *iov, unsigned n)
-{
-	const uint8_t *p = iov[0].iov_base;
-
-	if (!n || !k->copies || p < k->copies || p >= k->copies + k->copies_len)
-		return -1;
-	return (int)((size_t)(p - k->copies) / COPY_BUF_SIZE);
+	copy_pool_put(&to_k(u)->copies, buf);
 }
 
 int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 		  const struct net_meta *m, void *cookie)
 {
 	struct knet *k = to_k(u);
-	int copy = copy_index(k, iov, n);
+	/* the copy buffer the frame is in (knet_tx_buffer's: all its pieces
+	 * are), or -1 */
+	int copy = n ? copy_pool_index(&k->copies, iov[0].iov_base) : -1;
 	struct iovec inl;
 	struct ktx *t;
 	int rc;
@@ -93,7 +82,7 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	if (k->dead || k->txq_len >= TX_BACKLOG || n > KNET_TX_MAX_IOV || !(t = calloc(1, sizeof(*t)))) {
 		/* a copy buffer is ours again, sent or not */
 		if (copy >= 0)
-			k->copy_free[k->ncopy_free++] = (uint16_t)copy;
+			copy_pool_put_index(&k->copies, copy);
 		u->stats.tx_errors++;
 		return k->dead ? -EIO : n > KNET_TX_MAX_IOV ? -EINVAL : -ENOBUFS;
 	}
@@ -162,7 +151,7 @@ int knet_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 	if (rc <= 0) {
 		unreg_spans(k, t);
 		if (t->copy >= 0)
-			k->copy_free[k->ncopy_free++] = (uint16_t)t->copy;
+			copy_pool_put_index(&k->copies, t->copy);
 		free(t);
 		u->stats.tx_errors++;
 		return rc ? rc : -EINVAL;

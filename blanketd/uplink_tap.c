@@ -37,6 +37,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 
+#include "copy_pool.h"
 #include "log.h"
 #include "netif.h"
 #include "uplink.h"
@@ -49,8 +50,7 @@
 #define TAP_RX_BUDGET 64u
 /* Copy buffers for guests' frames (tap_tx_buffer): a loop pass's frames
  * at most, since every TAP write completes inside the pass's submit. */
-#define TAP_COPY_BUFS 64u
-#define TAP_COPY_BUF_SIZE ((size_t)NET_UPLINK_COPY_PAGES * 4096u)
+#define TAP_COPY_BUFS COPY_POOL_MAX
 
 struct tap {
 	struct net_uplink u;
@@ -62,9 +62,7 @@ struct tap {
 	struct net_uplink_buf *free;
 	unsigned nbufs;
 	bool paused;
-	uint8_t *copies;              /* TAP_COPY_BUFS copy buffers, or NULL */
-	uint16_t copy_free[TAP_COPY_BUFS];
-	unsigned ncopy_free;
+	struct copy_pool copies;      /* TAP_COPY_BUFS, or none */
 };
 
 /* A frame being written: the header and the iovecs live until the
@@ -92,12 +90,6 @@ struct tap_buf {
 	struct bl_self_pages mem;     /* TAP_BUF bytes; refs NULL: plain memory */
 };
 
-/* Copy buffer i is free again. */
-static void copy_put(struct tap *t, int i)
-{
-	t->copy_free[t->ncopy_free++] = (uint16_t)i;
-}
-
 static void tap_tx_complete(struct uring_req *r, int res)
 {
 	struct tap_tx *x = (struct tap_tx *)r;
@@ -111,7 +103,7 @@ static void tap_tx_complete(struct uring_req *r, int res)
 		t->u.stats.tx_bytes += x->len;
 	}
 	if (x->copy >= 0)
-		copy_put(t, x->copy);
+		copy_pool_put_index(&t->copies, x->copy);
 	t->u.tx_done(&t->u, x->cookie, res < 0 ? res : 0);
 	free(x);
 }
@@ -131,33 +123,21 @@ static void *tap_tx_buffer(struct net_uplink *u, size_t len, const struct net_me
 	struct tap *t = (struct tap *)u;
 
 	(void)len, (void)m;
-	if (!t->ncopy_free)
-		return NULL;   /* all in use: the guest's pages are mapped */
-	return t->copies + (size_t)t->copy_free[--t->ncopy_free] * TAP_COPY_BUF_SIZE;
+	/* NULL with all in use: the guest's pages are mapped */
+	return copy_pool_get(&t->copies);
 }
 
 static void tap_tx_buffer_put(struct net_uplink *u, void *buf)
 {
-	struct tap *t = (struct tap *)u;
-
-	copy_put(t, (int)(((uint8_t *)buf - t->copies) / TAP_COPY_BUF_SIZE));
-}
-
-/* The copy buffer a frame is in (all its pieces are), or -1. */
-static int copy_index(const struct tap *t, const struct iovec *iov, unsigned n)
-{
-	const uint8_t *p = n ? iov[0].iov_base : NULL;
-
-	if (!p || !t->copies || p < t->copies || p >= t->copies + TAP_COPY_BUFS * TAP_COPY_BUF_SIZE)
-		return -1;
-	return (int)((size_t)(p - t->copies) / TAP_COPY_BUF_SIZE);
+	copy_pool_put(&((struct tap *)u)->copies, buf);
 }
 
 static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
 			const struct net_meta *m, void *cookie)
 {
 	struct tap *t = (struct tap *)u;
-	int copy = copy_index(t, iov, n);
+	/* the copy buffer the frame is in (all its pieces are), or -1 */
+	int copy = n ? copy_pool_index(&t->copies, iov[0].iov_base) : -1;
 	struct io_uring_sqe *sqe;
 	struct tap_tx *x;
 
@@ -166,7 +146,7 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	if (!sqe) {
 		/* a copy buffer is ours again, sent or not */
 		if (copy >= 0)
-			copy_put(t, copy);
+			copy_pool_put_index(&t->copies, copy);
 		free(x);
 		u->stats.tx_errors++;
 		return n > NET_UPLINK_MAX_FRAGS ? -EINVAL : -ENOMEM;
@@ -287,8 +267,8 @@ static void tap_close(struct net_uplink *u)
 	while (t->u.stats.tx_inflight)
 		uring_wait();
 	close(t->fd);
-	if (t->copies)
-		munmap(t->copies, TAP_COPY_BUFS * TAP_COPY_BUF_SIZE);
+	if (t->copies.mem)
+		munmap(t->copies.mem, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE);
 	/* Buffers still with guests were released through rx_release first. */
 	while (t->free) {
 		struct net_uplink_buf *b = t->free;
@@ -331,6 +311,7 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 	struct ifreq ifr = { 0 };
 	int hdrsz = sizeof(struct virtio_net_hdr);
 	struct tap *t;
+	void *mem;
 	int fd;
 
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -368,12 +349,9 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 	 * other half keeps reading for everyone else. */
 	t->u.rx_hold_max = TAP_POOL / 2;
 	/* Without them (no memory) every frame goes from its mapping. */
-	t->copies = mmap(NULL, TAP_COPY_BUFS * TAP_COPY_BUF_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t->copies == MAP_FAILED)
-		t->copies = NULL;
-	for (unsigned i = 0; t->copies && i < TAP_COPY_BUFS; i++)
-		copy_put(t, (int)(TAP_COPY_BUFS - 1 - i));
+	mem = mmap(NULL, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	copy_pool_init(&t->copies, mem == MAP_FAILED ? NULL : mem, TAP_COPY_BUFS);
 	ev_io_init(&t->w, on_read, fd, EV_READ);
 	ev_io_start(loop, &t->w);
 	return &t->u;
