@@ -191,16 +191,23 @@ for k in $nets; do
     esac
     awk -v k="$k" '
     '"$awk_median"'
-    $1 == "net" && $7 == k { key = $2 SUBSEP $4; v[key, ++n[key]] = $5; unit[$4] = $6 }
+    $1 == "net" && $7 == k { key = $2 SUBSEP $4; v[key, ++n[key]] = $5; unit[$4] = $6
+                             byr[$2, $4, $3] = $5; if ($3 > nr) nr = $3 }
     $1 == "netcost" && $3 == k { frames += $4; pages += $5; calls += $6; copied += $7 }
     END {
-        printf "%-12s %12s %12s %-8s %7s\n", "test", "blanketd", "kernel", "", "ratio"
+        printf "%-12s %12s %12s %-8s %7s  %s\n", "test", "blanketd", "kernel", "", "ratio", "by round"
         split("tcp1-g2d tcp4-g2d tcp1-d2g tcp4-d2g tcp1-g2g tcp4-g2g udp64-g2d udp64-d2g udp64-g2g", t, " ")
         for (i = 1; i <= 9; i++) {
             a = median("blanketd" SUBSEP t[i]); b = median("blkback" SUBSEP t[i])
             if (a < 0 && b < 0) continue
-            printf "%-12s %12s %12s %-8s %7s\n", t[i], a < 0 ? "n/a" : a, b < 0 ? "n/a" : b, unit[t[i]],
-                (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "n/a"
+            # the ratio of each round alone: how far the medians can be trusted
+            rounds = ""
+            for (r = 1; r <= nr; r++) {
+                x = byr["blanketd", t[i], r]; y = byr["blkback", t[i], r]
+                rounds = rounds sprintf(" %s", (x > 0 && y > 0) ? sprintf("%.2f", x / y) : "-")
+            }
+            printf "%-12s %12s %12s %-8s %7s %s\n", t[i], a < 0 ? "n/a" : a, b < 0 ? "n/a" : b, unit[t[i]],
+                (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "n/a", rounds
         }
         if (calls > 0)
             printf "blanketd uplink: %.0f frames out, %.0f pages mapped in %.0f grant map calls (%.1f pages per call), %.0f bytes copied (small frames, software GSO headers)\n", frames, pages, calls, pages / calls, copied

@@ -7,6 +7,8 @@
 set -u
 secs=$(sed -n 's/.*e2e\.bench_seconds=\([0-9]*\).*/\1/p' /proc/cmdline)
 secs=${secs:-10}
+# e2e.bench_tests=NAME,NAME...: only those tests (ab.sh); all of them without it.
+only=$(sed -n 's/.*e2e\.bench_tests=\([a-z0-9,-]*\).*/\1/p' /proc/cmdline)
 port=5201
 
 if [ "$GUEST_INDEX" != 1 ]; then
@@ -26,8 +28,10 @@ wait_server() {
         sleep 1
     done
 }
+want() { [ -z "$only" ] || case ",$only," in *",$1,"*) ;; *) return 1 ;; esac; }
 # tcp NAME HOST STREAMS [-R]: receiver's Mbit/s
 tcp() {
+    want "$1" || return 0
     name=$1 host=$2 streams=$3; shift 3
     if iperf3 -c "$host" -p $port -t "$secs" -P "$streams" -f m "$@" >/tmp/iperf3.out 2>&1; then
         awk -v n="$name" '/receiver/ { r = $0 } END {
@@ -39,6 +43,7 @@ tcp() {
 }
 # udp NAME HOST [-R]: 64-byte datagrams as fast as the sender can; packets/s the receiver got
 udp() {
+    want "$1" || return 0
     name=$1 host=$2; shift 2
     if iperf3 -c "$host" -p $port -t "$secs" -u -l 64 -b 0 -f m "$@" >/tmp/iperf3.out 2>&1; then
         # "... 0.012 ms  LOST/TOTAL (P%)  receiver"
