@@ -30,7 +30,7 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
 UNIT     := test_blkif test_blkif_ring test_xenbus test_config test_vbd test_vbd_io test_vbd_grants \
             test_vbd_hostile test_kshim_chain test_cli test_netif_tx test_netif_ring test_netif_ctrl \
             test_switch test_vif test_kshim_net test_sw_gso test_sw_gro test_uplink_tap test_vif_uplink
-FUZZ     := fuzz_blkif fuzz_config fuzz_netif fuzz_gro
+FUZZ     := fuzz_blkif fuzz_config fuzz_netif fuzz_gro fuzz_gso
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 XEN_OBJ  := $(XEN_SRC:%.c=$(B)/obj/%.o)
@@ -125,6 +125,11 @@ unit: deps all $(UNIT_BIN)
 FUZZ_BIN := $(FUZZ:%=$(B)/fuzz/%)
 # fuzz_gro: received frames, parsed by the daemon's sw_gro.c.
 $(B)/fuzz/fuzz_gro: tests/fuzz/fuzz_gro.c blanketd/sw_gro.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -Iblanketd \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^
+# fuzz_gso: guests' TX frames, parsed by sw_parse.c and segmented by sw_gso.c.
+$(B)/fuzz/fuzz_gso: tests/fuzz/fuzz_gso.c blanketd/sw_gso.c blanketd/sw_parse.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -Iblanketd \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^
