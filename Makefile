@@ -124,19 +124,19 @@ unit: deps all $(UNIT_BIN)
 
 FUZZ_BIN := $(FUZZ:%=$(B)/fuzz/%)
 # fuzz_gro: received frames, parsed by the daemon's sw_gro.c.
-$(B)/fuzz/fuzz_gro: tests/fuzz/fuzz_gro.c blanketd/sw_gro.c
+$(B)/fuzz/fuzz_gro: tests/fuzz/fuzz_gro.c blanketd/sw_gro.c tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -Iblanketd \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(filter %.c,$^)
 # fuzz_gso: guests' TX frames, parsed by sw_parse.c and segmented by sw_gso.c.
-$(B)/fuzz/fuzz_gso: tests/fuzz/fuzz_gso.c blanketd/sw_gso.c blanketd/sw_parse.c
+$(B)/fuzz/fuzz_gso: tests/fuzz/fuzz_gso.c blanketd/sw_gso.c blanketd/sw_parse.c tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -Iblanketd \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $^
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC)
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $(filter %.c,$^)
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) tests/fuzz/fuzz.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 -D_GNU_SOURCE -Ilibblanket -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all -o $@ $^ -linih
+		-fno-sanitize-recover=all -o $@ $(filter %.c,$^) -linih
 
 # Each fuzzer runs for FUZZ_SECONDS, from tests/fuzz/seeds/NAME too if there is one; a crash
 # fails the build.

@@ -18,16 +18,8 @@
 
 #include <sanitizer/asan_interface.h>
 
+#include "fuzz.h"
 #include "blkif.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,    \
-				__LINE__, #cond);                                     \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 #define HDR offsetof(struct blkif_sring, ring)
 #define CONFIG_BYTES 17

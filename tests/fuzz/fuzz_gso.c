@@ -27,17 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "netif.h"
 #include "sw_gso.h"
 #include "switch.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 #define MAX_PIECES 19u
 #define MAX_FRAME 65600u
@@ -50,18 +43,6 @@ static uint16_t be16(const uint8_t *p)
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The Internet checksum's running sum over p, p[0] the high byte of the first pair. */
-static uint32_t sum16(const uint8_t *p, size_t len, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		s += (uint32_t)p[len - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
 }
 
 /* sw_parse and what the switch builds on it, over the first len bytes (its private copy). */

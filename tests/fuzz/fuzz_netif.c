@@ -25,16 +25,8 @@
 
 #include <sanitizer/asan_interface.h>
 
+#include "fuzz.h"
 #include "netif.h"
-
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		if (!(cond)) {                                                        \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__,    \
-				__LINE__, #cond);                                     \
-			abort();                                                      \
-		}                                                                     \
-	} while (0)
 
 #define HDR 64u
 #define TXE 12u
