@@ -38,7 +38,7 @@ tcp() {
             split(r, f, " "); for (i = 1; i in f; i++) if (f[i] == "Mbits/sec") v = f[i - 1]
             printf "BENCHNET %s %s Mbit/s\n", n, v }' /tmp/iperf3.out
     else
-        echo "BENCHNET-FAIL $name"; cat /tmp/iperf3.out
+        echo "BENCHNET-FAIL $name"; cat /tmp/iperf3.out; rc=1
     fi
 }
 # udp NAME HOST [-R]: 64-byte datagrams as fast as the sender can; packets/s the receiver got
@@ -51,7 +51,7 @@ udp() {
             split(r, f, " "); for (i = 1; i in f; i++) if (f[i] ~ /^[0-9]+\/[0-9]+$/) { split(f[i], lt, "/"); got = lt[2] - lt[1] }
             printf "BENCHNET %s %.0f pkt/s\n", n, got / s }' /tmp/iperf3.out
     else
-        echo "BENCHNET-FAIL $name"; cat /tmp/iperf3.out
+        echo "BENCHNET-FAIL $name"; cat /tmp/iperf3.out; rc=1
     fi
 }
 
@@ -70,5 +70,4 @@ if [ $rc = 0 ]; then
     udp udp64-g2g "$peer"
 fi
 echo done | nc "$peer" 5299 2>/dev/null
-grep -q BENCHNET-FAIL /tmp/iperf3.out 2>/dev/null && rc=1
 exit $rc
