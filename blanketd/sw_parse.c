@@ -95,6 +95,19 @@ int sw_csum_offsets(const struct sw_l34 *l, uint16_t *start, uint16_t *offset)
 	return 0;
 }
 
+int sw_offload_meta(const uint8_t *hdr, unsigned len, struct net_meta *m)
+{
+	struct sw_l34 l;
+
+	if (!m->csum_blank && m->gso_type == XEN_NETIF_GSO_TYPE_NONE)
+		return 0;
+	sw_parse(hdr, len, &l);
+	if (sw_csum_offsets(&l, &m->csum_start, &m->csum_offset))
+		return -1;
+	m->hdr_len = (uint16_t)(l.l4_off + l.l4_hdr_len);
+	return 0;
+}
+
 bool sw_flow(const uint8_t *hdr, unsigned len, const struct sw_l34 *l, struct netif_flow *f)
 {
 	memset(f, 0, sizeof(*f));

@@ -119,17 +119,9 @@ static void up_tx_done(struct net_uplink *u, void *cookie, int res)
 /* Offload state for the virtio_net_hdr; false if netback would drop it. */
 static bool frame_meta(const struct sw_buf *b, struct net_meta *m)
 {
-	struct sw_l34 l;
-
 	*m = b->meta;
-	if (m->csum_blank || m->gso_type != XEN_NETIF_GSO_TYPE_NONE) {
-		sw_parse(b->hdr, b->hdr_len, &l);
-		/* netback drops what it cannot set a partial checksum up for. */
-		if (sw_csum_offsets(&l, &m->csum_start, &m->csum_offset))
-			return false;
-		m->hdr_len = (uint16_t)(l.l4_off + l.l4_hdr_len);
-	}
-	return true;
+	/* netback drops what it cannot set a partial checksum up for. */
+	return sw_offload_meta(b->hdr, b->hdr_len, m) == 0;
 }
 
 /* Gives t's frame to the uplink, which now holds it until tx_done; false

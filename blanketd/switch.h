@@ -158,6 +158,12 @@ void sw_parse(const uint8_t *hdr, unsigned len, struct sw_l34 *out);
 /* Partial checksum offsets for a csum_blank TCP/UDP frame (netback's
  * skb_checksum_setup): 0, or -1 when the frame has no such header. */
 int sw_csum_offsets(const struct sw_l34 *l, uint16_t *start, uint16_t *offset);
+/* The offload state an uplink's virtio_net_hdr needs for a frame whose
+ * m says csum_blank or GSO, from the first len bytes of the frame: its
+ * checksum offsets and header length set in m.  0 (also for a frame with
+ * neither offload, m untouched), or -1 when there is no TCP/UDP header to
+ * set a partial checksum up for (netback drops such a frame). */
+int sw_offload_meta(const uint8_t *hdr, unsigned len, struct net_meta *m);
 /* The flow for netif's Toeplitz hash; false if not IPv4/IPv6. */
 bool sw_flow(const uint8_t *hdr, unsigned len, const struct sw_l34 *l, struct netif_flow *f);
 

@@ -5,10 +5,10 @@
  * guest controls every byte and every offload field.
  *
  * The input: a flags byte (csum_blank, data_validated, the GSO type: none, TCPv4, TCPv6 or an
- * unknown one; whether the checksum offsets and hdr_len come from sw_parse, as the switch sets
- * them up, or from the input), gso_size, csum_start, csum_offset, hdr_len, how many pieces the frame comes in (as
- * a guest's slots do) and where they split, then the frame.  Each
- * piece is copied into a buffer of exactly its length, so AddressSanitizer catches a read past it.
+ * unknown one; whether the checksum offsets and hdr_len are the switch's, sw_offload_meta's, or
+ * the input's), gso_size, csum_start, csum_offset, hdr_len, how many pieces the frame comes in (as
+ * a guest's slots do) and where they split, then the frame.  Each piece is copied into a buffer of
+ * exactly its length, so AddressSanitizer catches a read past it.
  *
  * Checked, independently of sw_gso's own helpers: every packet sw_gso_segment makes lies within
  * the frame's pieces and its header copy; the packets' payloads are the frame's payload, in order,
@@ -116,7 +116,7 @@ static void check_gso(const uint8_t *frame, size_t flen, const struct iovec *iov
 	CHECK(g.nsegs >= 1 && g.nsegs <= SW_GSO_MAX_SEGS);
 	if (g.gso) {
 		CHECK(g.mss == m->gso_size && g.mss > 0);
-		CHECK(g.nsegs == (g.payload ? (g.payload + g.mss - 1) / g.mss : 1));
+		CHECK(g.payload > 0 && g.nsegs == (g.payload + g.mss - 1) / g.mss);
 		CHECK(g.l3_off < g.l4_off && g.l4_off + 20u <= g.hlen);
 	} else {
 		CHECK(g.nsegs == 1);
@@ -180,7 +180,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct iovec iov[MAX_PIECES];
 	uint8_t *buf[MAX_PIECES];
 	size_t flen, at = 0;
-	unsigned n;
+	unsigned n, hlen;
 
 	if (size < 11)
 		return 0;
@@ -197,16 +197,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	flen = size - 10 - (n - 1);
 	memcpy(frame, data + 10 + (n - 1), flen);
-	check_parse(frame, flen < SW_HDR_MAX ? (unsigned)flen : SW_HDR_MAX);
-	/* As the switch sets the offloads up (sw_uplink.c's frame_meta), or the raw fields. */
-	if (data[0] & 0x10 && (m.csum_blank || m.gso_type != XEN_NETIF_GSO_TYPE_NONE)) {
-		struct sw_l34 l;
-
-		sw_parse(frame, flen < SW_HDR_MAX ? (unsigned)flen : SW_HDR_MAX, &l);
-		if (sw_csum_offsets(&l, &m.csum_start, &m.csum_offset))
-			return 0;       /* dropped, as netback would */
-		m.hdr_len = (uint16_t)(l.l4_off + l.l4_hdr_len);
-	}
+	/* the switch's private copy of the frame's first bytes */
+	hlen = flen < SW_HDR_MAX ? (unsigned)flen : SW_HDR_MAX;
+	check_parse(frame, hlen);
+	/* The offloads set up as the switch does (sw_uplink.c's frame_meta), or the raw fields. */
+	if (data[0] & 0x10 && sw_offload_meta(frame, hlen, &m))
+		return 0;       /* dropped, as netback would */
 
 	/* the pieces: cut where the split bytes say, each in a buffer of its own */
 	for (unsigned k = 0; k < n; k++) {
