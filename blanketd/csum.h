@@ -21,6 +21,39 @@ struct csum {
 	bool odd;
 };
 
+/* The ones' complement sum of n 8-byte words at p in the host's byte order,
+ * with end-around carry: 3 instructions per 8 bytes where a big-endian
+ * 32-bit walk takes 7 per 4.  It runs over every payload byte that software
+ * GSO sends and software GRO takes (an L0 NIC without offloads), and in the
+ * test bed's dom0 every instruction is emulated. */
+static inline uint64_t csum_words(const uint8_t *p, size_t n)
+{
+	uint64_t s = 0, w;
+
+	for (; n >= 4; n -= 4, p += 32) {
+		uint64_t a, b, d;
+
+		memcpy(&w, p, 8);
+		memcpy(&a, p + 8, 8);
+		memcpy(&b, p + 16, 8);
+		memcpy(&d, p + 24, 8);
+		s += w;
+		s += s < w;
+		s += a;
+		s += s < a;
+		s += b;
+		s += s < b;
+		s += d;
+		s += s < d;
+	}
+	for (; n; n--, p += 8) {
+		memcpy(&w, p, 8);
+		s += w;
+		s += s < w;
+	}
+	return s;
+}
+
 static inline void csum_add(struct csum *c, const uint8_t *p, size_t len)
 {
 	if (!len)
@@ -30,9 +63,22 @@ static inline void csum_add(struct csum *c, const uint8_t *p, size_t len)
 		len--;
 		c->odd = false;
 	}
-	/* Big-endian 32-bit words: their sum folds to the 16-bit one
-	 * (2^16 = 1 in ones' complement); 64 bits cannot overflow here. */
-	while (len >= 4) {
+	if (len >= 8) {
+		/* The sum is independent of byte order up to a swap of its
+		 * folded 16 bits (RFC 1071, 2.B), and p is at an even offset of
+		 * the checksummed bytes here. */
+		uint64_t s = csum_words(p, len / 8);
+
+		s = (s & 0xffffffffu) + (s >> 32);
+		s = (s & 0xffffffffu) + (s >> 32);
+		s = (s & 0xffff) + (s >> 16);
+		s = (s & 0xffff) + (s >> 16);
+		/* as big-endian words */
+		c->sum += be16toh((uint16_t)s);
+		p += len & ~(size_t)7;
+		len &= 7;
+	}
+	if (len >= 4) {
 		uint32_t w;
 
 		memcpy(&w, p, 4);
