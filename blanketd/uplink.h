@@ -145,6 +145,9 @@ struct net_uplink_stats {
 	uint64_t registrations;  /* per-frame memory registrations (TX pages) */
 	uint64_t mem_regions;    /* long-lived registrations held now (mem_register) */
 	uint64_t kicks;          /* submission calls into the kernel */
+	/* the device's interrupts that woke us (a queue's eventfd read), by
+	 * queue: each is a wake-up and a KICK, syscalls through Xen */
+	uint64_t irqs_tx, irqs_rx;
 	uint64_t tx_inflight;    /* frames accepted by tx_async, not yet done */
 };
 

@@ -95,6 +95,10 @@ static void kn_interrupt(struct ev_loop *l, ev_io *w, int revents)
 	(void)l, (void)revents;
 	kshim_q_ack(q, k->u.name);
 	k->collect[q->idx] = true;
+	if (q->idx == TXQ)
+		k->u.stats.irqs_tx++;
+	else
+		k->u.stats.irqs_rx++;
 }
 
 /* Reset the device (closing its file stops DMA and unpins everything). */

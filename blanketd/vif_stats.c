@@ -104,9 +104,10 @@ static void render_json(FILE *f, bool list_only)
 		 * long-lived registrations, KICKs. */
 		if (sw_uplink()->ops->mem_register)
 			fprintf(f, ",\"registrations\":%" PRIu64 ",\"mem_regions\":%" PRIu64
-				",\"kicks\":%" PRIu64 ",\"tx_inflight\":%" PRIu64 ",\"rx_gro_frames\":%"
-				PRIu64 ",\"rx_gro_segments\":%" PRIu64, u->registrations, u->mem_regions,
-				u->kicks, u->tx_inflight, u->rx_gro_frames, u->rx_gro_segs);
+				",\"kicks\":%" PRIu64 ",\"interrupts_tx\":%" PRIu64 ",\"interrupts_rx\":%"
+				PRIu64 ",\"tx_inflight\":%" PRIu64 ",\"rx_gro_frames\":%" PRIu64
+				",\"rx_gro_segments\":%" PRIu64, u->registrations, u->mem_regions, u->kicks,
+				u->irqs_tx, u->irqs_rx, u->tx_inflight, u->rx_gro_frames, u->rx_gro_segs);
 		fputc('}', f);
 	}
 	fputs("}\n", f);
@@ -166,9 +167,10 @@ static void render_text(FILE *f, bool list_only)
 			u->tx_map_pages, u->tx_maps, u->tx_uplink_maps, u->copies);
 		if (sw_uplink()->ops->mem_register)
 			fprintf(f, "  registrations %" PRIu64 " (long-lived %" PRIu64 ")  kicks %"
-				PRIu64 "  tx in flight %" PRIu64 "  rx coalesced %" PRIu64
-				" segments into %" PRIu64 " frames\n", u->registrations, u->mem_regions,
-				u->kicks, u->tx_inflight, u->rx_gro_segs, u->rx_gro_frames);
+				PRIu64 "  interrupts tx %" PRIu64 " rx %" PRIu64 "  tx in flight %"
+				PRIu64 "  rx coalesced %" PRIu64 " segments into %" PRIu64 " frames\n",
+				u->registrations, u->mem_regions, u->kicks, u->irqs_tx, u->irqs_rx,
+				u->tx_inflight, u->rx_gro_segs, u->rx_gro_frames);
 	}
 }
 
