@@ -21,6 +21,14 @@ struct csum {
 	bool odd;
 };
 
+/* The 16-bit ones' complement sum (not yet complemented). */
+static inline uint16_t csum_fold(uint64_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
 /* The ones' complement sum of n 8-byte words at p in the host's byte order,
  * with end-around carry: 3 instructions per 8 bytes where a big-endian
  * 32-bit walk takes 7 per 4.  It runs over every payload byte that software
@@ -67,14 +75,8 @@ static inline void csum_add(struct csum *c, const uint8_t *p, size_t len)
 		/* The sum is independent of byte order up to a swap of its
 		 * folded 16 bits (RFC 1071, 2.B), and p is at an even offset of
 		 * the checksummed bytes here. */
-		uint64_t s = csum_words(p, len / 8);
-
-		s = (s & 0xffffffffu) + (s >> 32);
-		s = (s & 0xffffffffu) + (s >> 32);
-		s = (s & 0xffff) + (s >> 16);
-		s = (s & 0xffff) + (s >> 16);
-		/* as big-endian words */
-		c->sum += be16toh((uint16_t)s);
+		/* folded, then as big-endian words */
+		c->sum += be16toh(csum_fold(csum_words(p, len / 8)));
 		p += len & ~(size_t)7;
 		len &= 7;
 	}
@@ -95,14 +97,6 @@ static inline void csum_add(struct csum *c, const uint8_t *p, size_t len)
 		c->sum += (uint32_t)*p << 8;
 		c->odd = true;
 	}
-}
-
-/* The 16-bit ones' complement sum (not yet complemented). */
-static inline uint16_t csum_fold(uint64_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
 }
 
 /* Adds the pseudo-header of an L4 segment of l4_len bytes and protocol
