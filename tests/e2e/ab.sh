@@ -15,6 +15,7 @@
 # else should run on the host meanwhile (a compile is enough to move a round).
 set -eu
 
+here=$(cd "$(dirname "$0")" && pwd)
 rounds=3 secs=10 tests=tcp1-g2d,tcp4-g2d,tcp1-d2g,tcp4-d2g backend=blanketd l0off=off
 while [ $# -gt 2 ]; do
     case $1 in
@@ -64,12 +65,7 @@ echo
 echo "ab: $backend, $rounds round(s) of ${secs} s per test; OLD $old, NEW $new; raw figures in $out"
 awk -v tests="$tests" '
     { key = $1 SUBSEP $3; v[key, ++n[key]] = $4; list[key] = list[key] " " $4; unit[$3] = $5 }
-    function median(key,   c, i, j, t, a) {
-        c = n[key]; if (c == 0) return -1
-        for (i = 1; i <= c; i++) a[i] = v[key, i]
-        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-    }
+    '"$(cat "$here/median.awk")"'
     END {
         printf "%-10s %-8s %-28s %-28s %8s %8s %8s\n", "test", "unit", "OLD (by round)", "NEW (by round)",
             "OLD med", "NEW med", "NEW/OLD"

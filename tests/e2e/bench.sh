@@ -115,13 +115,8 @@ for r in $(seq 1 "$rounds"); do
     done
 done
 
-# awk: the median of the values v[key, 1..n[key]] (-1 if none), for both summaries below.
-awk_median='function median(key,   c, i, j, t, a) {
-        c = n[key]; if (c == 0) return -1
-        for (i = 1; i <= c; i++) a[i] = v[key, i]
-        for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-    }'
+# awk's median() (median.awk), for both summaries below.
+awk_median=$(cat "$here/median.awk")
 
 echo
 echo "bench: $rounds round(s), ${secs} s per job; raw figures in $results"
