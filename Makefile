@@ -24,6 +24,7 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/xs_util.c blanketd/xbdev.c blanketd/vbd.c blanketd/vbd_ring.c \
             blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/kshim_blk.c blanketd/uplink_kshim.c \
             blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/vnet_hdr.c blanketd/uplink_tap.c \
+            blanketd/vring.c blanketd/vhost_net.c \
             blanketd/kshim_net.c blanketd/sw_gso.c blanketd/sw_gro.c blanketd/uplink_kshim_net.c \
             blanketd/uplink_kshim_net_tx.c blanketd/uplink_kshim_net_rx.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
@@ -106,7 +107,7 @@ $(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/ksh
 $(B)/tests/test_kshim_net: tests/unit/test_kshim_net.c $(B)/obj/blanketd/kshim_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/kshim_chain.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
-$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o $(FAKE_XEN) $(LIB_OBJ)
+$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vring.o $(B)/obj/blanketd/vhost_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o $(FAKE_XEN) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 $(B)/tests/test_sw_gso: tests/unit/test_sw_gso.c $(B)/obj/blanketd/sw_gso.o

@@ -140,14 +140,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.vif.tap[0]) {
-		struct net_uplink *u = uplink_tap_open(loop, xen, cfg.vif.tap, err, sizeof(err));
+		struct net_uplink *u = uplink_tap_open(loop, xen, cfg.vif.tap, cfg.vif.vhost,
+							err, sizeof(err));
 
 		if (!u) {
 			log_err("blanketd: [vif] uplink: %s", err);
 			return 1;
 		}
 		sw_uplink_attach(vif_switch(), u);
-		log_info("vif: uplink tap %s (checksum and TSO offloads on)", u->name);
+		log_info("vif: uplink tap %s (checksum and TSO offloads on%s%s)", u->name,
+			 u->engine ? ", frames moved by " : "", u->engine ? u->engine : "");
 	} else if (cfg.vif.kshim[0]) {
 		const char *pci = bl_config_kshim_pci(&cfg, cfg.vif.kshim);
 		struct net_uplink *u = uplink_kshim_net_open(loop, xen, cfg.vif.kshim, pci,

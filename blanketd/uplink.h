@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "config.h"
+
 enum uplink_op { UPLINK_READ, UPLINK_WRITE, UPLINK_FLUSH, UPLINK_DISCARD };
 
 struct uplink_io {
@@ -187,6 +189,7 @@ struct net_uplink_ops {
 struct net_uplink {
 	const struct net_uplink_ops *ops;
 	const char *kind;        /* "tap", "kshim-net" */
+	const char *engine;      /* what moves the frames, if not us: "vhost-net"; NULL */
 	char name[32];           /* the interface, or the [kshim] name */
 	/* Set by the owner before the loop runs: a frame arrived; a frame
 	 * given to tx_async is done with (res: 0 sent, or -errno). */
@@ -213,11 +216,12 @@ struct net_uplink {
 
 struct ev_loop;
 /* Open (creating if needed) TAP interface ifname with IFF_VNET_HDR and
- * checksum/TSO offloads, and bring it up.  NULL with a one-line reason. */
+ * checksum/TSO offloads, and bring it up; its frames through vhost-net
+ * (vhost_net.h) as vhost says.  NULL with a one-line reason. */
 struct bl_xen;
 /* x (may be NULL): where receive buffers get self-granted memory from. */
 struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const char *ifname,
-				   char *err, size_t errlen);
+				   enum bl_vhost vhost, char *err, size_t errlen);
 /* Open the L0 virtio-net device at PCI address pci through kshim (binding
  * it first; refused while dom0's own interface on it is up); name is its
  * blanket.conf name.  NULL with a one-line reason. */

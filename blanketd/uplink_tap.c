@@ -42,6 +42,7 @@
 #include "netif.h"
 #include "uplink.h"
 #include "uring.h"
+#include "vhost_net.h"
 #include "vnet_hdr.h"
 #include "xen.h"
 
@@ -51,6 +52,21 @@
 /* Copy buffers for guests' frames (tap_tx_buffer): a loop pass's frames
  * at most, since every TAP write completes inside the pass's submit. */
 #define TAP_COPY_BUFS COPY_POOL_MAX
+/* vhost-net's transmit ring (a copy buffer's frame is up to 1 + 19
+ * descriptors: every copy buffer fits), and each chain's first piece: the
+ * vnet header, then, for a frame that fits, the frame itself. */
+#define TAP_VH_TXNUM 1024u
+#define TAP_SLOT 256u
+#define TAP_SLOT_INLINE (TAP_SLOT - sizeof(struct virtio_net_hdr))
+
+/* A vhost transmit chain, by its head. */
+struct tap_vtx {
+	void *cookie;
+	size_t len;
+	int copy;                     /* the copy buffer it is in, or -1 */
+};
+
+struct tap_buf;
 
 struct tap {
 	struct net_uplink u;
@@ -63,6 +79,15 @@ struct tap {
 	unsigned nbufs;
 	bool paused;
 	struct copy_pool copies;      /* TAP_COPY_BUFS, or none */
+	/* vhost-net, or NULL: reads and writes of our own */
+	struct vhost_net *vh;
+	struct uring_pass_hook pass;
+	ev_io call;                   /* the receive ring's signal */
+	uint8_t *slots;               /* TAP_VH_TXNUM x TAP_SLOT */
+	struct tap_vtx *vtx;          /* TAP_VH_TXNUM */
+	struct tap_buf *rxbufs;       /* the whole pool, TAP_POOL */
+	uint8_t *arena;               /* the receive buffers not granted to ourselves */
+	size_t arena_len;
 };
 
 /* A frame being written: the header and the iovecs live until the
@@ -90,22 +115,39 @@ struct tap_buf {
 	struct bl_self_pages mem;     /* TAP_BUF bytes; refs NULL: plain memory */
 };
 
-static void tap_tx_complete(struct uring_req *r, int res)
+static void tx_done(struct tap *t, void *cookie, size_t len, int copy, int res)
 {
-	struct tap_tx *x = (struct tap_tx *)r;
-	struct tap *t = x->t;
-
 	t->u.stats.tx_inflight--;
 	if (res < 0) {
 		t->u.stats.tx_errors++;
 	} else {
 		t->u.stats.tx_pkts++;
-		t->u.stats.tx_bytes += x->len;
+		t->u.stats.tx_bytes += len;
 	}
-	if (x->copy >= 0)
-		copy_pool_put_index(&t->copies, x->copy);
-	t->u.tx_done(&t->u, x->cookie, res < 0 ? res : 0);
+	if (copy >= 0)
+		copy_pool_put_index(&t->copies, copy);
+	t->u.tx_done(&t->u, cookie, res < 0 ? res : 0);
+}
+
+static void tap_tx_complete(struct uring_req *r, int res)
+{
+	struct tap_tx *x = (struct tap_tx *)r;
+
+	tx_done(x->t, x->cookie, x->len, x->copy, res);
 	free(x);
+}
+
+/* The transmit chains the vhost-net worker is done with; how many. */
+static unsigned vh_tx_reap(struct tap *t)
+{
+	struct tap_vtx *v;
+	unsigned n = 0;
+
+	while ((v = vring_q_used(&t->vh->q[VHOST_NET_TXQ], NULL))) {
+		tx_done(t, v->cookie, v->len, v->copy, 0);
+		n++;
+	}
+	return n;
 }
 
 /*
@@ -121,15 +163,56 @@ static void tap_tx_complete(struct uring_req *r, int res)
 static void *tap_tx_buffer(struct net_uplink *u, size_t len, const struct net_meta *m)
 {
 	struct tap *t = (struct tap *)u;
+	void *buf;
 
 	(void)len, (void)m;
+	/* With vhost-net, buffers the worker has sent since the pass began
+	 * are collected here rather than at its end, so that a pass's burst
+	 * finds them. */
+	if (!(buf = copy_pool_get(&t->copies)) && t->vh && vh_tx_reap(t))
+		buf = copy_pool_get(&t->copies);
 	/* NULL with all in use: the guest's pages are mapped */
-	return copy_pool_get(&t->copies);
+	return buf;
 }
 
 static void tap_tx_buffer_put(struct net_uplink *u, void *buf)
 {
 	copy_pool_put(&((struct tap *)u)->copies, buf);
+}
+
+/* A chain on vhost-net's transmit ring: the frame in copy buffer copy, or
+ * (copy -1) small enough to go in the chain's header slot.  -1 if it is
+ * neither, or the ring is full: it is written instead. */
+static int vh_tx(struct tap *t, const struct iovec *iov, unsigned n, const struct net_meta *m,
+		 void *cookie, int copy)
+{
+	struct vring_q *q = &t->vh->q[VHOST_NET_TXQ];
+	struct iovec v[1 + NET_UPLINK_MAX_FRAGS];
+	int head = vring_q_next_head(q);
+	unsigned nv = 1;
+	size_t len = 0;
+	uint8_t *slot;
+
+	for (unsigned i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	if (head < 0 || n > NET_UPLINK_MAX_FRAGS || (copy < 0 && len > TAP_SLOT_INLINE))
+		return -1;
+	slot = t->slots + (size_t)head * TAP_SLOT;
+	vnet_hdr_from_meta(m, (struct virtio_net_hdr *)slot);
+	v[0] = (struct iovec){ .iov_base = slot, .iov_len = sizeof(struct virtio_net_hdr) };
+	for (unsigned i = 0; i < n; i++) {
+		if (copy < 0) {
+			memcpy(slot + v[0].iov_len, iov[i].iov_base, iov[i].iov_len);
+			v[0].iov_len += iov[i].iov_len;
+		} else if (iov[i].iov_len) {
+			v[nv++] = iov[i];
+		}
+	}
+	t->vtx[head] = (struct tap_vtx){ .cookie = cookie, .len = len, .copy = copy };
+	if (vring_q_add(q, v, nv, false, &t->vtx[head]) < 0)
+		return -1;
+	t->u.stats.tx_inflight++;
+	return 0;
 }
 
 static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned n,
@@ -141,6 +224,10 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	struct io_uring_sqe *sqe;
 	struct tap_tx *x;
 
+	/* A frame written past the ring's may overtake the ring's last few
+	 * (only with every copy buffer in use): TCP copes with that. */
+	if (t->vh && vh_tx(t, iov, n, m, cookie, copy) == 0)
+		return 0;
 	x = n <= NET_UPLINK_MAX_FRAGS ? malloc(sizeof(*x)) : NULL;
 	sqe = x ? uring_sqe() : NULL;
 	if (!sqe) {
@@ -168,6 +255,24 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	return 0;
 }
 
+/* Receive buffer tb, taken from the self-granted ones while they last,
+ * else from at (TAP_BUF bytes), else from the heap. */
+static int buf_init(struct tap *t, struct tap_buf *tb, uint8_t *at)
+{
+	if (t->xen && t->nself < TAP_SELF_BUFS &&
+	    bl_self_pages_alloc(t->xen, TAP_BUF_PAGES, &tb->mem) == 0) {
+		t->nself += tb->mem.refs != NULL;
+	} else {
+		tb->mem = (struct bl_self_pages){ .addr = at ? at : malloc(TAP_BUF) };
+		if (!tb->mem.addr)
+			return -1;
+	}
+	t->nbufs++;
+	tb->nb.data = tb->mem.addr + sizeof(struct virtio_net_hdr);
+	tb->nb.self = tb->mem.refs ? &tb->mem : NULL;
+	return 0;
+}
+
 static struct net_uplink_buf *buf_get(struct tap *t)
 {
 	struct net_uplink_buf *b = t->free;
@@ -182,32 +287,61 @@ static struct net_uplink_buf *buf_get(struct tap *t)
 	tb = calloc(1, sizeof(*tb));
 	if (!tb)
 		return NULL;
-	if (t->xen && t->nself < TAP_SELF_BUFS &&
-	    bl_self_pages_alloc(t->xen, TAP_BUF_PAGES, &tb->mem) == 0) {
-		t->nself += tb->mem.refs != NULL;
-	} else {
-		tb->mem = (struct bl_self_pages){ .addr = malloc(TAP_BUF) };
-		if (!tb->mem.addr) {
-			free(tb);
-			return NULL;
-		}
+	if (buf_init(t, tb, NULL) < 0) {
+		free(tb);
+		return NULL;
 	}
-	t->nbufs++;
-	tb->nb.data = tb->mem.addr + sizeof(struct virtio_net_hdr);
-	tb->nb.self = tb->mem.refs ? &tb->mem : NULL;
 	return &tb->nb;
+}
+
+/* A receive buffer back on vhost-net's ring (published at the pass's end). */
+static void vh_rx_post(struct tap *t, struct tap_buf *tb)
+{
+	struct iovec v = { .iov_base = tb->mem.addr, .iov_len = TAP_BUF };
+
+	vring_q_add(&t->vh->q[VHOST_NET_RXQ], &v, 1, true, tb);
 }
 
 static void tap_rx_release(struct net_uplink *u, struct net_uplink_buf *b)
 {
 	struct tap *t = (struct tap *)u;
 
+	if (t->vh) {
+		vh_rx_post(t, (struct tap_buf *)b);
+		return;
+	}
 	b->next = t->free;
 	t->free = b;
 	if (t->paused) {
 		t->paused = false;
 		ev_io_start(t->loop, &t->w);
 	}
+}
+
+/* n bytes (vnet header and frame) arrived in b: hand the frame on. */
+static void rx_frame(struct tap *t, struct net_uplink_buf *b, size_t n)
+{
+	struct virtio_net_hdr h;
+
+	if (n < sizeof(h) + NETIF_ETH_HLEN) {
+		t->u.stats.rx_errors++;
+		tap_rx_release(&t->u, b);
+		return;
+	}
+	memcpy(&h, ((struct tap_buf *)b)->mem.addr, sizeof(h));
+	if (vnet_meta_from_hdr(&h, &b->meta)) {
+		t->u.stats.rx_errors++;
+		tap_rx_release(&t->u, b);
+		return;
+	}
+	b->len = n - sizeof(h);
+	b->nr_frags = 0;   /* one piece: data[0 .. len) */
+	t->u.stats.rx_pkts++;
+	t->u.stats.rx_bytes += b->len;
+	if (t->u.rx)
+		t->u.rx(&t->u, b);
+	else
+		tap_rx_release(&t->u, b);
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -217,8 +351,6 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	for (unsigned k = 0; k < TAP_RX_BUDGET; k++) {
 		struct net_uplink_buf *b = buf_get(t);
-		struct tap_buf *tb;
-		struct virtio_net_hdr h;
 		ssize_t n;
 
 		if (!b) {
@@ -228,33 +360,83 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 			ev_io_stop(t->loop, &t->w);
 			return;
 		}
-		tb = (struct tap_buf *)b;
-		n = read(t->fd, tb->mem.addr, TAP_BUF);
-		if (n < (ssize_t)(sizeof(h) + NETIF_ETH_HLEN)) {
+		n = read(t->fd, ((struct tap_buf *)b)->mem.addr, TAP_BUF);
+		if (n < 0) {
 			tap_rx_release(&t->u, b);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				return;
-			if (n >= 0)
-				t->u.stats.rx_errors++;
-			if (n < 0)
-				return;
-			continue;
+			return;   /* EAGAIN: all read */
 		}
-		memcpy(&h, tb->mem.addr, sizeof(h));
-		if (vnet_meta_from_hdr(&h, &b->meta)) {
-			t->u.stats.rx_errors++;
-			tap_rx_release(&t->u, b);
-			continue;
-		}
-		b->len = (size_t)n - sizeof(h);
-		b->nr_frags = 0;   /* one piece: data[0 .. len) */
-		t->u.stats.rx_pkts++;
-		t->u.stats.rx_bytes += b->len;
-		if (t->u.rx)
-			t->u.rx(&t->u, b);
-		else
-			tap_rx_release(&t->u, b);
+		rx_frame(t, b, (size_t)n);
 	}
+}
+
+/* vhost-net filled receive buffers and signalled. */
+static void on_vh_rx(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct tap *t = (struct tap *)((char *)w - offsetof(struct tap, call));
+	struct tap_buf *tb;
+	uint32_t len;
+
+	(void)loop, (void)revents;
+	vhost_net_ack(t->vh, VHOST_NET_RXQ);
+	t->u.stats.irqs_rx++;
+	while ((tb = vring_q_used(&t->vh->q[VHOST_NET_RXQ], &len)))
+		rx_frame(t, &tb->nb, len);
+}
+
+/* The end of a loop pass: the pass's chains to the worker, one kick per
+ * ring that has new ones and a worker waiting for them; sent frames
+ * collected. */
+static bool vh_pass(struct uring_pass_hook *h, unsigned round)
+{
+	struct tap *t = (struct tap *)((char *)h - offsetof(struct tap, pass));
+
+	(void)round;
+	for (unsigned q = 0; q < 2; q++)
+		if (vring_q_publish(&t->vh->q[q])) {
+			vhost_net_kick(t->vh, q);
+			t->u.stats.kicks++;
+		}
+	return vh_tx_reap(t) > 0;
+}
+
+static void vh_drain_tx(void *cookie, bool used, void *arg)
+{
+	struct tap_vtx *v = cookie;
+
+	tx_done(arg, v->cookie, v->len, v->copy, used ? 0 : -ECANCELED);
+}
+
+static void vh_drain_rx(void *cookie, bool used, void *arg)
+{
+	(void)cookie, (void)used, (void)arg;
+}
+
+/* Stop the worker and take back what it had (every frame gets its
+ * tx_done), then free what the vhost path allocated. */
+static void vh_close(struct tap *t)
+{
+	ev_io_stop(t->loop, &t->call);
+	uring_pass_hook_del(&t->pass);
+	vhost_net_stop(t->vh);
+	vring_q_drain(&t->vh->q[VHOST_NET_TXQ], vh_drain_tx, t);
+	vring_q_drain(&t->vh->q[VHOST_NET_RXQ], vh_drain_rx, t);
+	vhost_net_close(t->vh);
+	free(t->vh);
+	t->vh = NULL;
+}
+
+static void free_rxbufs(struct tap *t)
+{
+	for (unsigned i = 0; t->rxbufs && i < t->nbufs; i++)
+		if (t->rxbufs[i].mem.refs)
+			bl_self_pages_free(t->xen, &t->rxbufs[i].mem);
+	free(t->rxbufs);
+	if (t->arena)
+		munmap(t->arena, t->arena_len);
+	t->rxbufs = NULL;
+	t->arena = NULL;
+	t->nbufs = 0;
+	t->nself = 0;
 }
 
 static void tap_close(struct net_uplink *u)
@@ -262,6 +444,8 @@ static void tap_close(struct net_uplink *u)
 	struct tap *t = (struct tap *)u;
 
 	ev_io_stop(t->loop, &t->w);
+	if (t->vh)
+		vh_close(t);
 	/* Writes still queued finish first (tx_done for each): they hold
 	 * the guests' pages and our fd. */
 	while (t->u.stats.tx_inflight)
@@ -269,7 +453,12 @@ static void tap_close(struct net_uplink *u)
 	close(t->fd);
 	if (t->copies.mem)
 		munmap(t->copies.mem, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE);
+	if (t->slots)
+		munmap(t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT);
+	free(t->vtx);
 	/* Buffers still with guests were released through rx_release first. */
+	if (t->rxbufs)
+		free_rxbufs(t);
 	while (t->free) {
 		struct net_uplink_buf *b = t->free;
 
@@ -287,6 +476,78 @@ static const struct net_uplink_ops tap_ops = {
 	.rx_release = tap_rx_release,
 	.close = tap_close,
 };
+
+/* The vhost-net path: the whole receive pool, the header slots and the
+ * memory table, the rings started with every receive buffer posted.  0,
+ * or -1 with a reason (t is then as it was). */
+static int vh_open(struct tap *t, char *err, size_t errlen)
+{
+	struct vhost_net *vh = calloc(1, sizeof(*vh));
+	size_t bufsz = (TAP_BUF + 4095) & ~(size_t)4095;
+	unsigned i;
+
+	if (!vh || vhost_net_open(vh, err, errlen) < 0) {
+		if (!vh)
+			snprintf(err, errlen, "out of memory");
+		free(vh);
+		return -1;
+	}
+	t->vh = vh;
+	t->slots = mmap(NULL, (size_t)TAP_VH_TXNUM * TAP_SLOT, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t->vtx = calloc(TAP_VH_TXNUM, sizeof(*t->vtx));
+	t->rxbufs = calloc(TAP_POOL, sizeof(*t->rxbufs));
+	t->arena_len = TAP_POOL * bufsz;
+	t->arena = mmap(NULL, t->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	if (t->slots == MAP_FAILED || t->arena == MAP_FAILED || !t->vtx || !t->rxbufs) {
+		snprintf(err, errlen, "vhost-net: out of memory");
+		goto fail;
+	}
+	for (i = 0; i < TAP_POOL; i++)
+		if (buf_init(t, &t->rxbufs[i], t->arena + i * bufsz) < 0)
+			break;
+	/* Where descriptors point: the buffers granted to ourselves (each
+	 * its own mapping), the arena, the copy buffers, the slots. */
+	for (i = 0; i < TAP_POOL; i++)
+		if (t->rxbufs[i].mem.refs &&
+		    vhost_net_region(vh, t->rxbufs[i].mem.addr, (size_t)TAP_BUF_PAGES * 4096u) < 0)
+			break;
+	if (i < TAP_POOL || vhost_net_region(vh, t->arena, t->arena_len) < 0 ||
+	    (t->copies.mem &&
+	     vhost_net_region(vh, t->copies.mem, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE) < 0) ||
+	    vhost_net_region(vh, t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT) < 0) {
+		snprintf(err, errlen, "vhost-net: too many memory regions");
+		goto fail;
+	}
+	if (vhost_net_start(vh, t->fd, TAP_POOL, TAP_VH_TXNUM, err, errlen) < 0)
+		goto fail;
+	for (i = 0; i < TAP_POOL; i++)
+		vh_rx_post(t, &t->rxbufs[i]);
+	vring_q_interrupts(&vh->q[VHOST_NET_TXQ], false);
+	if (vring_q_publish(&vh->q[VHOST_NET_RXQ]))
+		vhost_net_kick(vh, VHOST_NET_RXQ);
+	t->pass.run = vh_pass;
+	uring_pass_hook_add(&t->pass);
+	ev_io_init(&t->call, on_vh_rx, vh->call[VHOST_NET_RXQ], EV_READ);
+	ev_io_start(t->loop, &t->call);
+	t->u.engine = "vhost-net";
+	return 0;
+fail:
+	vhost_net_stop(vh);
+	vhost_net_close(vh);
+	free(vh);
+	t->vh = NULL;
+	if (t->slots != MAP_FAILED && t->slots)
+		munmap(t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT);
+	t->slots = NULL;
+	free(t->vtx);
+	t->vtx = NULL;
+	if (t->arena == MAP_FAILED)
+		t->arena = NULL;
+	free_rxbufs(t);
+	return -1;
+}
 
 static int set_up(const char *name, char *err, size_t errlen)
 {
@@ -306,10 +567,11 @@ static int set_up(const char *name, char *err, size_t errlen)
 }
 
 struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const char *ifname,
-				   char *err, size_t errlen)
+				   enum bl_vhost vhost, char *err, size_t errlen)
 {
 	struct ifreq ifr = { 0 };
 	int hdrsz = sizeof(struct virtio_net_hdr);
+	char why[160];
 	struct tap *t;
 	void *mem;
 	int fd;
@@ -352,8 +614,20 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 	mem = mmap(NULL, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	copy_pool_init(&t->copies, mem == MAP_FAILED ? NULL : mem, TAP_COPY_BUFS);
-	ev_io_init(&t->w, on_read, fd, EV_READ);
-	ev_io_start(loop, &t->w);
+	if (vhost != BL_VHOST_NO && vh_open(t, why, sizeof(why)) < 0) {
+		if (vhost == BL_VHOST_YES) {
+			snprintf(err, errlen, "tap %s: [vif] vhost = yes: %s", ifr.ifr_name, why);
+			if (mem != MAP_FAILED)
+				munmap(mem, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE);
+			free(t);
+			goto fail;
+		}
+		log_info("vif: tap %s: %s; blanketd reads and writes it itself", t->u.name, why);
+	}
+	if (!t->vh) {
+		ev_io_init(&t->w, on_read, fd, EV_READ);
+		ev_io_start(loop, &t->w);
+	}
 	return &t->u;
 fail:
 	close(fd);

@@ -200,6 +200,17 @@ static int on_vif_key(struct parse_ctx *p, const char *key, const char *v)
 			return fail(p, "fdb-size: '%s' is not 16 to 1048576 entries%s", v, "");
 		return 1;
 	}
+	if (!strcmp(key, "vhost")) {
+		if (!strcmp(v, "auto"))
+			c->vif.vhost = BL_VHOST_AUTO;
+		else if (!strcmp(v, "yes"))
+			c->vif.vhost = BL_VHOST_YES;
+		else if (!strcmp(v, "no"))
+			c->vif.vhost = BL_VHOST_NO;
+		else
+			return fail(p, "vhost: '%s' is not auto, yes or no%s", v, "");
+		return 1;
+	}
 	if (!strcmp(key, "rx-backlog")) {
 		if (parse_uint(v, 1, 65536, &c->vif.rx_backlog))
 			return fail(p, "rx-backlog: '%s' is not 1 to 65536 packets%s", v, "");

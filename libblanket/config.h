@@ -15,6 +15,10 @@
 
 enum bl_log_level { BL_LOG_ERR, BL_LOG_WARN, BL_LOG_INFO, BL_LOG_DEBUG };
 
+/* [vif] vhost: whether the kernel's vhost-net worker moves the TAP
+ * uplink's frames (auto: when /dev/vhost-net opens). */
+enum bl_vhost { BL_VHOST_AUTO, BL_VHOST_YES, BL_VHOST_NO };
+
 struct bl_config {
 	char socket[108];               /* control socket (sun_path size) */
 	enum bl_log_level log_level;
@@ -40,6 +44,7 @@ struct bl_config {
 		unsigned fdb_ageing;            /* seconds a learned MAC lives */
 		unsigned fdb_max;               /* MAC table entries */
 		unsigned rx_backlog;            /* packets waiting per RX queue */
+		enum bl_vhost vhost;            /* the TAP's frames through vhost-net */
 	} vif;
 	/* [kshim]: L0 virtio devices driven through the kshim module: a
 	 * virtio-blk named by an xl disk line (target=kshim:NAME), a

@@ -322,10 +322,10 @@ if ! stamp_ok "$img/dom0.cpio" "$key"; then
     install_modules "$tree" "$root" "$kver_dom0" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs \
         loop ext4 virtio_pci virtio_blk >"$root/etc/e2e/modules"
     install_modules "$tree" "$root" "$kver_dom0" xen-blkback >"$root/etc/e2e/modules-blkback"
-    # --backend kernel: xen-netback and a Linux bridge; blanketd: tun for its TAP uplink;
+    # --backend kernel: xen-netback and a Linux bridge; blanketd: tun and vhost_net for its TAP uplink;
     # blanketd-kshim: virtio_net for dom0's own NIC on the QEMU hub.
     install_modules "$tree" "$root" "$kver_dom0" xen-netback bridge >"$root/etc/e2e/modules-netback"
-    install_modules "$tree" "$root" "$kver_dom0" tun >"$root/etc/e2e/modules-tun"
+    install_modules "$tree" "$root" "$kver_dom0" tun vhost_net >"$root/etc/e2e/modules-tun"
     install_modules "$tree" "$root" "$kver_dom0" virtio_net >"$root/etc/e2e/modules-virtio-net"
     for c in ip bridge brctl nc httpd which; do
         has_cmd "$root" $c || die "dom0 image has no $c"

@@ -7,7 +7,8 @@
 #   tests/e2e/run.sh [--backend blanketd|kernel|blkback|blanketd-kshim|qdisk] [--guest-script FILE]
 #                    [--guests N] [--dom0-script FILE] [--mtu N] [--net on|off|l0]
 #                    [--guest-append "ARGS"] [--backing direct|cached] [--disk file|l0]
-#                    [--l0-offloads on|off] [--timeout SEC] [--guest-timeout SEC] [--verbose]
+#                    [--l0-offloads on|off] [--tap-vhost on|off] [--timeout SEC]
+#                    [--guest-timeout SEC] [--verbose]
 #
 # --backend kernel (alias blkback): xen-blkback, xen-netback and a Linux bridge xenbr0 in dom0.
 # --backend qdisk: the disks served by QEMU's qdisk in dom0 (xl's backendtype=qdisk: libxl starts
@@ -27,6 +28,9 @@
 # they offer what a cloud's virtio-net does (checksum offload, TSO, GUEST_TSO with mergeable RX
 # buffers) and frames cross L0 whole; off (default): the hub, which offers no offloads (software
 # GSO and checksums, and software GRO, in blanketd). Needs /dev/net/tun and CAP_NET_ADMIN.
+# --tap-vhost off: blanketd's TAP uplink reads and writes the TAP itself (blanket.conf [vif] vhost =
+# no) instead of through dom0's vhost-net worker (on, the default: vhost = yes, so a missing
+# vhost_net fails the run rather than falling back unnoticed).
 #
 # --backing: how the backend reaches the image files on dom0's /srv, the same for both backends so
 # that they compare like for like. direct (default): blanketd opens them O_DIRECT, blkback gets loop
@@ -63,7 +67,8 @@ dom0_script=""
 mtu=""
 net=on
 l0_offloads=off
-usage() { sed -n '2,41s/^# \{0,1\}//p' "$0"; exit 2; }
+tap_vhost=on
+usage() { sed -n '2,49s/^# \{0,1\}//p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
     --backend) backend=${2:?}; shift 2 ;;
@@ -76,6 +81,7 @@ while [ $# -gt 0 ]; do
     --backing) backing=${2:?}; shift 2 ;;
     --disk) disk=${2:?}; shift 2 ;;
     --l0-offloads) l0_offloads=${2:?}; shift 2 ;;
+    --tap-vhost) tap_vhost=${2:?}; shift 2 ;;
     --timeout) timeout=${2:?}; shift 2 ;;
     --guest-timeout) guest_timeout=${2:?}; shift 2 ;;
     -v | --verbose) verbose=1; shift ;;
@@ -116,6 +122,11 @@ off) ;;
 on) [ "$net" = l0 ] ||
         { echo "run.sh: --l0-offloads is about the L0 NICs: use it with --net l0 or --backend blanketd-kshim" >&2; exit 2; } ;;
 *) echo "run.sh: --l0-offloads must be on or off" >&2; exit 2 ;;
+esac
+case "$tap_vhost" in
+on | off) [ "$tap_vhost" = on ] || [ "$backend" = blanketd ] ||
+        { echo "run.sh: --tap-vhost is about blanketd's TAP uplink: use it with --backend blanketd" >&2; exit 2; } ;;
+*) echo "run.sh: --tap-vhost must be on or off" >&2; exit 2 ;;
 esac
 case "$guests" in
 "") ;;
@@ -242,7 +253,8 @@ if [ "$backend" != blkback ]; then
         if [ "$backend" = blanketd-kshim ]; then
             printf 'net0 = %s\n[vif]\nuplink = kshim:net0\n' "$kshim_net_pci" >>"$rt/etc/blanket.conf"
         else
-            printf '[vif]\nuplink = tap:blanket0\n' >>"$rt/etc/blanket.conf"
+            printf '[vif]\nuplink = tap:blanket0\nvhost = %s\n' "$([ $tap_vhost = on ] && echo yes || echo no)" \
+                >>"$rt/etc/blanket.conf"
         fi
     fi
     # Copied on every run: they change all the time.

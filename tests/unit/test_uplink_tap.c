@@ -86,7 +86,7 @@ static int setup(void **state)
 	}
 	T.loop = ev_loop_new(EVFLAG_AUTO);
 	assert_int_equal(uring_init(T.loop, 64), 0);
-	T.u = uplink_tap_open(T.loop, NULL, "bltest%d", err, sizeof(err));
+	T.u = uplink_tap_open(T.loop, NULL, "bltest%d", BL_VHOST_AUTO, err, sizeof(err));
 	if (!T.u)
 		print_message("%s\n", err);
 	assert_non_null(T.u);
