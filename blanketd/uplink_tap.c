@@ -20,6 +20,20 @@
  * into a bounded pool of buffers, and reading pauses while the pool is
  * empty.  The header translation is vnet_hdr.c, shared with the kshim-net
  * uplink.
+ *
+ * With /dev/vhost-net ([vif] vhost, default auto) the kernel's vhost-net
+ * worker writes the frames instead (vhost_net.h).  Our TAP writes ran
+ * dom0's whole receive path (tun_get_user, the stack, waking the socket's
+ * reader) inside the pass's io_uring_enter: a fifth of the event loop's
+ * time in guest->dom0 TCP on the test bed.  The worker does that on its
+ * own thread.  The copy buffers' frames (and small frames behind them,
+ * copied whole into the chain's header slot) are chains of its ring,
+ * published with one kick per pass; the guests were answered when the
+ * copy was made, so nothing waits on the worker (the TAP-I/O thread above
+ * failed on exactly that).  Used chains are collected each pass, without
+ * interrupts.  Anything else (a large frame in a guest's mapped pages,
+ * with every copy buffer in use, or a small one with the ring idle) is
+ * written as before.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,8 +80,6 @@ struct tap_vtx {
 	int copy;                     /* the copy buffer it is in, or -1 */
 };
 
-struct tap_buf;
-
 struct tap {
 	struct net_uplink u;
 	struct ev_loop *loop;
@@ -79,15 +91,11 @@ struct tap {
 	unsigned nbufs;
 	bool paused;
 	struct copy_pool copies;      /* TAP_COPY_BUFS, or none */
-	/* vhost-net, or NULL: reads and writes of our own */
+	/* vhost-net's transmit ring, or NULL: writes of our own */
 	struct vhost_net *vh;
 	struct uring_pass_hook pass;
-	ev_io call;                   /* the receive ring's signal */
 	uint8_t *slots;               /* TAP_VH_TXNUM x TAP_SLOT */
 	struct tap_vtx *vtx;          /* TAP_VH_TXNUM */
-	struct tap_buf *rxbufs;       /* the whole pool, TAP_POOL */
-	uint8_t *arena;               /* the receive buffers not granted to ourselves */
-	size_t arena_len;
 };
 
 /* A frame being written: the header and the iovecs live until the
@@ -143,7 +151,7 @@ static unsigned vh_tx_reap(struct tap *t)
 	struct tap_vtx *v;
 	unsigned n = 0;
 
-	while ((v = vring_q_used(&t->vh->q[VHOST_NET_TXQ], NULL))) {
+	while ((v = vring_q_used(&t->vh->tx, NULL))) {
 		tx_done(t, v->cookie, v->len, v->copy, 0);
 		n++;
 	}
@@ -186,7 +194,7 @@ static void tap_tx_buffer_put(struct net_uplink *u, void *buf)
 static int vh_tx(struct tap *t, const struct iovec *iov, unsigned n, const struct net_meta *m,
 		 void *cookie, int copy)
 {
-	struct vring_q *q = &t->vh->q[VHOST_NET_TXQ];
+	struct vring_q *q = &t->vh->tx;
 	struct iovec v[1 + NET_UPLINK_MAX_FRAGS];
 	int head = vring_q_next_head(q);
 	unsigned nv = 1;
@@ -224,9 +232,13 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	struct io_uring_sqe *sqe;
 	struct tap_tx *x;
 
-	/* A frame written past the ring's may overtake the ring's last few
-	 * (only with every copy buffer in use): TCP copes with that. */
-	if (t->vh && vh_tx(t, iov, n, m, cookie, copy) == 0)
+	/* A small frame (a TCP ACK) with nothing on the ring ahead of it is
+	 * written at once instead: through the worker, its wake-up delays
+	 * every ACK of a dom0 sender (dom0->guest TCP lost a third).  A
+	 * frame written past a busy ring may overtake the ring's last few
+	 * (with every copy buffer in use): TCP copes with that. */
+	if (t->vh && (copy >= 0 || t->vh->tx.inflight) &&
+	    vh_tx(t, iov, n, m, cookie, copy) == 0)
 		return 0;
 	x = n <= NET_UPLINK_MAX_FRAGS ? malloc(sizeof(*x)) : NULL;
 	sqe = x ? uring_sqe() : NULL;
@@ -255,24 +267,6 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 	return 0;
 }
 
-/* Receive buffer tb, taken from the self-granted ones while they last,
- * else from at (TAP_BUF bytes), else from the heap. */
-static int buf_init(struct tap *t, struct tap_buf *tb, uint8_t *at)
-{
-	if (t->xen && t->nself < TAP_SELF_BUFS &&
-	    bl_self_pages_alloc(t->xen, TAP_BUF_PAGES, &tb->mem) == 0) {
-		t->nself += tb->mem.refs != NULL;
-	} else {
-		tb->mem = (struct bl_self_pages){ .addr = at ? at : malloc(TAP_BUF) };
-		if (!tb->mem.addr)
-			return -1;
-	}
-	t->nbufs++;
-	tb->nb.data = tb->mem.addr + sizeof(struct virtio_net_hdr);
-	tb->nb.self = tb->mem.refs ? &tb->mem : NULL;
-	return 0;
-}
-
 static struct net_uplink_buf *buf_get(struct tap *t)
 {
 	struct net_uplink_buf *b = t->free;
@@ -287,29 +281,26 @@ static struct net_uplink_buf *buf_get(struct tap *t)
 	tb = calloc(1, sizeof(*tb));
 	if (!tb)
 		return NULL;
-	if (buf_init(t, tb, NULL) < 0) {
-		free(tb);
-		return NULL;
+	if (t->xen && t->nself < TAP_SELF_BUFS &&
+	    bl_self_pages_alloc(t->xen, TAP_BUF_PAGES, &tb->mem) == 0) {
+		t->nself += tb->mem.refs != NULL;
+	} else {
+		tb->mem = (struct bl_self_pages){ .addr = malloc(TAP_BUF) };
+		if (!tb->mem.addr) {
+			free(tb);
+			return NULL;
+		}
 	}
+	t->nbufs++;
+	tb->nb.data = tb->mem.addr + sizeof(struct virtio_net_hdr);
+	tb->nb.self = tb->mem.refs ? &tb->mem : NULL;
 	return &tb->nb;
-}
-
-/* A receive buffer back on vhost-net's ring (published at the pass's end). */
-static void vh_rx_post(struct tap *t, struct tap_buf *tb)
-{
-	struct iovec v = { .iov_base = tb->mem.addr, .iov_len = TAP_BUF };
-
-	vring_q_add(&t->vh->q[VHOST_NET_RXQ], &v, 1, true, tb);
 }
 
 static void tap_rx_release(struct net_uplink *u, struct net_uplink_buf *b)
 {
 	struct tap *t = (struct tap *)u;
 
-	if (t->vh) {
-		vh_rx_post(t, (struct tap_buf *)b);
-		return;
-	}
 	b->next = t->free;
 	t->free = b;
 	if (t->paused) {
@@ -369,33 +360,17 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
-/* vhost-net filled receive buffers and signalled. */
-static void on_vh_rx(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct tap *t = (struct tap *)((char *)w - offsetof(struct tap, call));
-	struct tap_buf *tb;
-	uint32_t len;
-
-	(void)loop, (void)revents;
-	vhost_net_ack(t->vh, VHOST_NET_RXQ);
-	t->u.stats.irqs_rx++;
-	while ((tb = vring_q_used(&t->vh->q[VHOST_NET_RXQ], &len)))
-		rx_frame(t, &tb->nb, len);
-}
-
-/* The end of a loop pass: the pass's chains to the worker, one kick per
- * ring that has new ones and a worker waiting for them; sent frames
- * collected. */
+/* The end of a loop pass: the pass's chains to the worker, with a kick if
+ * it is waiting for them; sent frames collected. */
 static bool vh_pass(struct uring_pass_hook *h, unsigned round)
 {
 	struct tap *t = (struct tap *)((char *)h - offsetof(struct tap, pass));
 
 	(void)round;
-	for (unsigned q = 0; q < 2; q++)
-		if (vring_q_publish(&t->vh->q[q])) {
-			vhost_net_kick(t->vh, q);
-			t->u.stats.kicks++;
-		}
+	if (vring_q_publish(&t->vh->tx)) {
+		vhost_net_kick(t->vh);
+		t->u.stats.kicks++;
+	}
 	return vh_tx_reap(t) > 0;
 }
 
@@ -406,37 +381,16 @@ static void vh_drain_tx(void *cookie, bool used, void *arg)
 	tx_done(arg, v->cookie, v->len, v->copy, used ? 0 : -ECANCELED);
 }
 
-static void vh_drain_rx(void *cookie, bool used, void *arg)
-{
-	(void)cookie, (void)used, (void)arg;
-}
-
 /* Stop the worker and take back what it had (every frame gets its
  * tx_done), then free what the vhost path allocated. */
 static void vh_close(struct tap *t)
 {
-	ev_io_stop(t->loop, &t->call);
 	uring_pass_hook_del(&t->pass);
 	vhost_net_stop(t->vh);
-	vring_q_drain(&t->vh->q[VHOST_NET_TXQ], vh_drain_tx, t);
-	vring_q_drain(&t->vh->q[VHOST_NET_RXQ], vh_drain_rx, t);
+	vring_q_drain(&t->vh->tx, vh_drain_tx, t);
 	vhost_net_close(t->vh);
 	free(t->vh);
 	t->vh = NULL;
-}
-
-static void free_rxbufs(struct tap *t)
-{
-	for (unsigned i = 0; t->rxbufs && i < t->nbufs; i++)
-		if (t->rxbufs[i].mem.refs)
-			bl_self_pages_free(t->xen, &t->rxbufs[i].mem);
-	free(t->rxbufs);
-	if (t->arena)
-		munmap(t->arena, t->arena_len);
-	t->rxbufs = NULL;
-	t->arena = NULL;
-	t->nbufs = 0;
-	t->nself = 0;
 }
 
 static void tap_close(struct net_uplink *u)
@@ -457,8 +411,6 @@ static void tap_close(struct net_uplink *u)
 		munmap(t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT);
 	free(t->vtx);
 	/* Buffers still with guests were released through rx_release first. */
-	if (t->rxbufs)
-		free_rxbufs(t);
 	while (t->free) {
 		struct net_uplink_buf *b = t->free;
 
@@ -477,14 +429,11 @@ static const struct net_uplink_ops tap_ops = {
 	.close = tap_close,
 };
 
-/* The vhost-net path: the whole receive pool, the header slots and the
- * memory table, the rings started with every receive buffer posted.  0,
- * or -1 with a reason (t is then as it was). */
+/* The vhost-net transmit ring, with the header slots and the copy buffers
+ * in its memory table.  0, or -1 with a reason (t is then as it was). */
 static int vh_open(struct tap *t, char *err, size_t errlen)
 {
 	struct vhost_net *vh = calloc(1, sizeof(*vh));
-	size_t bufsz = (TAP_BUF + 4095) & ~(size_t)4095;
-	unsigned i;
 
 	if (!vh || vhost_net_open(vh, err, errlen) < 0) {
 		if (!vh)
@@ -492,60 +441,31 @@ static int vh_open(struct tap *t, char *err, size_t errlen)
 		free(vh);
 		return -1;
 	}
-	t->vh = vh;
 	t->slots = mmap(NULL, (size_t)TAP_VH_TXNUM * TAP_SLOT, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->vtx = calloc(TAP_VH_TXNUM, sizeof(*t->vtx));
-	t->rxbufs = calloc(TAP_POOL, sizeof(*t->rxbufs));
-	t->arena_len = TAP_POOL * bufsz;
-	t->arena = mmap(NULL, t->arena_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			-1, 0);
-	if (t->slots == MAP_FAILED || t->arena == MAP_FAILED || !t->vtx || !t->rxbufs) {
+	if (t->slots == MAP_FAILED || !t->vtx || !t->copies.mem) {
 		snprintf(err, errlen, "vhost-net: out of memory");
 		goto fail;
 	}
-	for (i = 0; i < TAP_POOL; i++)
-		if (buf_init(t, &t->rxbufs[i], t->arena + i * bufsz) < 0)
-			break;
-	/* Where descriptors point: the buffers granted to ourselves (each
-	 * its own mapping), the arena, the copy buffers, the slots. */
-	for (i = 0; i < TAP_POOL; i++)
-		if (t->rxbufs[i].mem.refs &&
-		    vhost_net_region(vh, t->rxbufs[i].mem.addr, (size_t)TAP_BUF_PAGES * 4096u) < 0)
-			break;
-	if (i < TAP_POOL || vhost_net_region(vh, t->arena, t->arena_len) < 0 ||
-	    (t->copies.mem &&
-	     vhost_net_region(vh, t->copies.mem, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE) < 0) ||
-	    vhost_net_region(vh, t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT) < 0) {
-		snprintf(err, errlen, "vhost-net: too many memory regions");
+	if (vhost_net_region(vh, t->copies.mem, TAP_COPY_BUFS * COPY_POOL_BUF_SIZE) < 0 ||
+	    vhost_net_region(vh, t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT) < 0 ||
+	    vhost_net_start(vh, t->fd, TAP_VH_TXNUM, err, errlen) < 0)
 		goto fail;
-	}
-	if (vhost_net_start(vh, t->fd, TAP_POOL, TAP_VH_TXNUM, err, errlen) < 0)
-		goto fail;
-	for (i = 0; i < TAP_POOL; i++)
-		vh_rx_post(t, &t->rxbufs[i]);
-	vring_q_interrupts(&vh->q[VHOST_NET_TXQ], false);
-	if (vring_q_publish(&vh->q[VHOST_NET_RXQ]))
-		vhost_net_kick(vh, VHOST_NET_RXQ);
+	t->vh = vh;
 	t->pass.run = vh_pass;
 	uring_pass_hook_add(&t->pass);
-	ev_io_init(&t->call, on_vh_rx, vh->call[VHOST_NET_RXQ], EV_READ);
-	ev_io_start(t->loop, &t->call);
 	t->u.engine = "vhost-net";
 	return 0;
 fail:
 	vhost_net_stop(vh);
 	vhost_net_close(vh);
 	free(vh);
-	t->vh = NULL;
-	if (t->slots != MAP_FAILED && t->slots)
+	if (t->slots != MAP_FAILED)
 		munmap(t->slots, (size_t)TAP_VH_TXNUM * TAP_SLOT);
 	t->slots = NULL;
 	free(t->vtx);
 	t->vtx = NULL;
-	if (t->arena == MAP_FAILED)
-		t->arena = NULL;
-	free_rxbufs(t);
 	return -1;
 }
 
@@ -622,12 +542,10 @@ struct net_uplink *uplink_tap_open(struct ev_loop *loop, struct bl_xen *x, const
 			free(t);
 			goto fail;
 		}
-		log_info("vif: tap %s: %s; blanketd reads and writes it itself", t->u.name, why);
+		log_info("vif: tap %s: %s; blanketd writes its frames itself", t->u.name, why);
 	}
-	if (!t->vh) {
-		ev_io_init(&t->w, on_read, fd, EV_READ);
-		ev_io_start(loop, &t->w);
-	}
+	ev_io_init(&t->w, on_read, fd, EV_READ);
+	ev_io_start(loop, &t->w);
 	return &t->u;
 fail:
 	close(fd);

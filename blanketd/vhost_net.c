@@ -1,8 +1,8 @@
 /*
- * vhost_net.c - set-up of a vhost-net instance over a TAP (vhost_net.h), in
- * the order QEMU and DPDK's virtio-user use: owner, features, memory table,
- * then per ring its size, start index, addresses and eventfds, and last
- * the backend, which starts the worker.
+ * vhost_net.c - set-up of a vhost-net transmit queue over a TAP
+ * (vhost_net.h), in the order QEMU and DPDK's virtio-user use: owner,
+ * features, memory table, then the ring's size, start index, addresses and
+ * kick eventfd, and last the backend, which starts the worker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +18,15 @@
 
 #include "vhost_net.h"
 
+/* vhost-net's queues: 0 receive (unused here), 1 transmit. */
+#define TXQ 1
+
 int vhost_net_open(struct vhost_net *v, char *err, size_t errlen)
 {
 	uint64_t features = 0;
 
 	memset(v, 0, sizeof(*v));
-	v->kick[0] = v->kick[1] = v->call[0] = v->call[1] = -1;
+	v->kick = -1;
 	v->fd = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
 	if (v->fd < 0) {
 		int e = errno;
@@ -34,8 +37,8 @@ int vhost_net_open(struct vhost_net *v, char *err, size_t errlen)
 		errno = e;
 		return -1;
 	}
-	/* Our mm is the one the worker copies from and to; no feature bits:
-	 * legacy rings, the TAP handles the vnet header. */
+	/* Our mm is the one the worker copies from; no feature bits: legacy
+	 * rings, the TAP handles the vnet header. */
 	if (ioctl(v->fd, VHOST_SET_OWNER) < 0 || ioctl(v->fd, VHOST_SET_FEATURES, &features) < 0) {
 		int e = errno;
 
@@ -80,51 +83,34 @@ static int set_mem_table(struct vhost_net *v)
 	return rc;
 }
 
-static int set_ring(struct vhost_net *v, unsigned i, unsigned num, int tapfd)
+int vhost_net_start(struct vhost_net *v, int tapfd, unsigned num, char *err, size_t errlen)
 {
-	struct vring_q *q = &v->q[i];
-	struct vhost_vring_state num_s = { .index = i, .num = num }, base = { .index = i, .num = 0 };
-	struct vhost_vring_addr addr = {
-		.index = i,
-		.desc_user_addr = (uint64_t)(uintptr_t)q->r.desc,
-		.avail_user_addr = (uint64_t)(uintptr_t)q->r.avail,
-		.used_user_addr = (uint64_t)(uintptr_t)q->r.used,
-	};
-	struct vhost_vring_file kick = { .index = i }, call = { .index = i },
-				backend = { .index = i, .fd = tapfd };
+	struct vhost_vring_state num_s = { .index = TXQ, .num = num }, base = { .index = TXQ };
+	struct vhost_vring_addr addr = { .index = TXQ };
+	struct vhost_vring_file kick = { .index = TXQ }, backend = { .index = TXQ, .fd = tapfd };
+	const char *what = "ring";
 
-	v->kick[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	v->call[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (v->kick[i] < 0 || v->call[i] < 0)
-		return -1;
-	kick.fd = v->kick[i];
-	call.fd = v->call[i];
-	if (ioctl(v->fd, VHOST_SET_VRING_NUM, &num_s) < 0 ||
-	    ioctl(v->fd, VHOST_SET_VRING_BASE, &base) < 0 ||
-	    ioctl(v->fd, VHOST_SET_VRING_ADDR, &addr) < 0 ||
-	    ioctl(v->fd, VHOST_SET_VRING_KICK, &kick) < 0 ||
-	    ioctl(v->fd, VHOST_SET_VRING_CALL, &call) < 0 ||
-	    ioctl(v->fd, VHOST_NET_SET_BACKEND, &backend) < 0)
-		return -1;
-	return 0;
-}
-
-int vhost_net_start(struct vhost_net *v, int tapfd, unsigned rxnum, unsigned txnum,
-		    char *err, size_t errlen)
-{
-	const char *what = "rings";
-
-	if (vring_q_init(&v->q[VHOST_NET_RXQ], rxnum) < 0 ||
-	    vring_q_init(&v->q[VHOST_NET_TXQ], txnum) < 0)
+	if (vring_q_init(&v->tx, num) < 0)
 		goto fail;
+	/* The worker is never asked to signal: no call eventfd. */
+	vring_q_interrupts(&v->tx, false);
+	addr.desc_user_addr = (uint64_t)(uintptr_t)v->tx.r.desc;
+	addr.avail_user_addr = (uint64_t)(uintptr_t)v->tx.r.avail;
+	addr.used_user_addr = (uint64_t)(uintptr_t)v->tx.r.used;
 	what = "memory table";
 	if (set_mem_table(v) < 0)
 		goto fail;
-	what = "receive ring";
-	if (set_ring(v, VHOST_NET_RXQ, rxnum, tapfd) < 0)
-		goto fail;
 	what = "transmit ring";
-	if (set_ring(v, VHOST_NET_TXQ, txnum, tapfd) < 0)
+	v->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	kick.fd = v->kick;
+	if (v->kick < 0 ||
+	    ioctl(v->fd, VHOST_SET_VRING_NUM, &num_s) < 0 ||
+	    ioctl(v->fd, VHOST_SET_VRING_BASE, &base) < 0 ||
+	    ioctl(v->fd, VHOST_SET_VRING_ADDR, &addr) < 0 ||
+	    ioctl(v->fd, VHOST_SET_VRING_KICK, &kick) < 0)
+		goto fail;
+	what = "attaching the TAP";
+	if (ioctl(v->fd, VHOST_NET_SET_BACKEND, &backend) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -132,42 +118,29 @@ fail:
 	return -1;
 }
 
-void vhost_net_kick(struct vhost_net *v, unsigned q)
+void vhost_net_kick(struct vhost_net *v)
 {
 	uint64_t one = 1;
 
 	/* Cannot fail short of a bad fd: the count only saturates. */
-	if (write(v->kick[q], &one, sizeof(one)) < 0)
-		return;
-}
-
-void vhost_net_ack(struct vhost_net *v, unsigned q)
-{
-	uint64_t n;
-
-	if (read(v->call[q], &n, sizeof(n)) < 0)
+	if (write(v->kick, &one, sizeof(one)) < 0)
 		return;
 }
 
 void vhost_net_stop(struct vhost_net *v)
 {
-	for (unsigned i = 0; i < 2 && v->fd >= 0; i++) {
-		struct vhost_vring_file backend = { .index = i, .fd = -1 };
+	struct vhost_vring_file backend = { .index = TXQ, .fd = -1 };
 
+	if (v->fd >= 0)
 		ioctl(v->fd, VHOST_NET_SET_BACKEND, &backend);
-	}
 }
 
 void vhost_net_close(struct vhost_net *v)
 {
 	if (v->fd >= 0)
 		close(v->fd);
-	for (unsigned i = 0; i < 2; i++) {
-		if (v->kick[i] >= 0)
-			close(v->kick[i]);
-		if (v->call[i] >= 0)
-			close(v->call[i]);
-		vring_q_free(&v->q[i]);
-	}
-	v->fd = -1;
+	if (v->kick >= 0)
+		close(v->kick);
+	vring_q_free(&v->tx);
+	v->fd = v->kick = -1;
 }

@@ -103,9 +103,8 @@ static void render_json(FILE *f, bool list_only)
 		/* A device uplink's costs: copies (0: zero-copy), per-frame and
 		 * long-lived registrations, KICKs. */
 		if (sw_uplink()->engine)
-			fprintf(f, ",\"engine\":\"%s\",\"kicks\":%" PRIu64 ",\"interrupts_rx\":%" PRIu64
-				",\"tx_inflight\":%" PRIu64, sw_uplink()->engine, u->kicks, u->irqs_rx,
-				u->tx_inflight);
+			fprintf(f, ",\"engine\":\"%s\",\"kicks\":%" PRIu64 ",\"tx_inflight\":%" PRIu64,
+				sw_uplink()->engine, u->kicks, u->tx_inflight);
 		if (sw_uplink()->ops->mem_register)
 			fprintf(f, ",\"registrations\":%" PRIu64 ",\"mem_regions\":%" PRIu64
 				",\"kicks\":%" PRIu64 ",\"interrupts_tx\":%" PRIu64 ",\"interrupts_rx\":%"
@@ -170,8 +169,8 @@ static void render_text(FILE *f, bool list_only)
 			" calls (%" PRIu64 " by the uplink itself)  bytes copied %" PRIu64 "\n",
 			u->tx_map_pages, u->tx_maps, u->tx_uplink_maps, u->copies);
 		if (sw_uplink()->engine)
-			fprintf(f, "  %s: kicks %" PRIu64 "  interrupts rx %" PRIu64 "  tx in flight %"
-				PRIu64 "\n", sw_uplink()->engine, u->kicks, u->irqs_rx, u->tx_inflight);
+			fprintf(f, "  %s: kicks %" PRIu64 "  tx in flight %" PRIu64 "\n",
+				sw_uplink()->engine, u->kicks, u->tx_inflight);
 		if (sw_uplink()->ops->mem_register)
 			fprintf(f, "  registrations %" PRIu64 " (long-lived %" PRIu64 ")  kicks %"
 				PRIu64 "  interrupts tx %" PRIu64 " rx %" PRIu64 "  tx in flight %"
