@@ -30,7 +30,7 @@ D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
             blanketd/vif.c blanketd/vif_ring.c blanketd/vif_rx.c blanketd/vif_stats.c
 UNIT     := test_blkif test_blkif_ring test_xenbus test_config test_vbd test_vbd_io test_vbd_grants \
             test_vbd_hostile test_kshim_chain test_cli test_netif_tx test_netif_ring test_netif_ctrl \
-            test_switch test_vif test_kshim_net test_sw_gso test_sw_gro test_uplink_tap test_vif_uplink
+            test_switch test_vif test_kshim_net test_sw_gso test_sw_gro test_uplink_tap test_vif_uplink test_vring
 FUZZ     := fuzz_blkif fuzz_config fuzz_netif fuzz_gro fuzz_gso
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -105,6 +105,9 @@ $(B)/tests/test_kshim_chain: tests/unit/test_kshim_chain.c $(B)/obj/blanketd/ksh
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
 $(B)/tests/test_kshim_net: tests/unit/test_kshim_net.c $(B)/obj/blanketd/kshim_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/kshim_chain.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
+$(B)/tests/test_vring: tests/unit/test_vring.c $(B)/obj/blanketd/vring.o $(B)/obj/blanketd/vhost_net.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
 $(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vring.o $(B)/obj/blanketd/vhost_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o $(FAKE_XEN) $(LIB_OBJ)

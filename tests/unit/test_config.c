@@ -36,6 +36,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.vif.fdb_ageing, 300);
 	assert_int_equal(c.vif.fdb_max, 4096);
 	assert_int_equal(c.vif.rx_backlog, 256);
+	assert_int_equal(c.vif.vhost, BL_VHOST_AUTO);
 	bl_config_free(&c);
 }
 
@@ -43,7 +44,7 @@ static void test_vif(void **state)
 {
 	struct bl_config c;
 	const char *text = "[vif]\nuplink = tap:blanket0\nmax-queues = 2\nallow-mac-spoof = yes\n"
-			   "fdb-ageing = 60\nfdb-size = 128\nrx-backlog = 32\n";
+			   "fdb-ageing = 60\nfdb-size = 128\nrx-backlog = 32\nvhost = no\n";
 
 	(void)state;
 	assert_int_equal(bl_config_parse(&c, text, err, sizeof(err)), 0);
@@ -53,6 +54,13 @@ static void test_vif(void **state)
 	assert_int_equal(c.vif.fdb_ageing, 60);
 	assert_int_equal(c.vif.fdb_max, 128);
 	assert_int_equal(c.vif.rx_backlog, 32);
+	assert_int_equal(c.vif.vhost, BL_VHOST_NO);
+	bl_config_free(&c);
+	assert_int_equal(bl_config_parse(&c, "[vif]\nvhost = yes\n", err, sizeof(err)), 0);
+	assert_int_equal(c.vif.vhost, BL_VHOST_YES);
+	bl_config_free(&c);
+	assert_int_equal(bl_config_parse(&c, "[vif]\nvhost = no\nvhost = auto\n", err, sizeof(err)), 0);
+	assert_int_equal(c.vif.vhost, BL_VHOST_AUTO);
 	bl_config_free(&c);
 	assert_int_equal(bl_config_parse(&c, "[vif]\nuplink = tap:x\nuplink = none\n", err,
 					 sizeof(err)), 0);
@@ -154,6 +162,7 @@ static void test_errors(void **state)
 	expect_error("[vif]\nallow-mac-spoof = perhaps\n", ":2:", "yes or no");
 	expect_error("[vif]\nfdb-ageing = 0\n", ":2:", "fdb-ageing");
 	expect_error("[vif]\nrx-backlog = 0\n", ":2:", "rx-backlog");
+	expect_error("[vif]\nvhost = on\n", ":2:", "vhost: 'on' is not auto, yes or no");
 	expect_error("[vif]\nfdb-size = 1\n", ":2:", "fdb-size");
 	expect_error("[vif]\nmtu = 9000\n", ":2:", "unknown key 'mtu' in [vif]");
 	/* The first error is the one reported. */
