@@ -234,9 +234,10 @@ static int tap_tx_async(struct net_uplink *u, const struct iovec *iov, unsigned 
 
 	/* A small frame (a TCP ACK) with nothing on the ring ahead of it is
 	 * written at once instead: through the worker, its wake-up delays
-	 * every ACK of a dom0 sender (dom0->guest TCP lost a third).  A
-	 * frame written past a busy ring may overtake the ring's last few
-	 * (with every copy buffer in use): TCP copes with that. */
+	 * every ACK a dom0 sender waits for (dom0->guest TCP, one run each:
+	 * 481 Mbit/s against 536).  A large frame written past a busy ring
+	 * may overtake the ring's last few (only with every copy buffer or
+	 * the whole ring in use): TCP copes with that. */
 	if (t->vh && (copy >= 0 || t->vh->tx.inflight) &&
 	    vh_tx(t, iov, n, m, cookie, copy) == 0)
 		return 0;
@@ -361,7 +362,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* The end of a loop pass: the pass's chains to the worker, with a kick if
- * it is waiting for them; sent frames collected. */
+ * it is waiting for them; sent frames collected.  Their senders were
+ * answered when the frames were copied, so a completion leaves the next
+ * round nothing to do: false. */
 static bool vh_pass(struct uring_pass_hook *h, unsigned round)
 {
 	struct tap *t = (struct tap *)((char *)h - offsetof(struct tap, pass));
@@ -371,7 +374,8 @@ static bool vh_pass(struct uring_pass_hook *h, unsigned round)
 		vhost_net_kick(t->vh);
 		t->u.stats.kicks++;
 	}
-	return vh_tx_reap(t) > 0;
+	vh_tx_reap(t);
+	return false;
 }
 
 static void vh_drain_tx(void *cookie, bool used, void *arg)

@@ -8,8 +8,9 @@
  * frames on that thread, beside the event loop, and a loop pass costs one
  * kick (an eventfd write) however many frames it queued.  Only transmit:
  * the receive queue is left without a backend, and we read the TAP as
- * before (received through the worker, dom0->guest TCP lost a fifth on
- * the test bed: every frame waited for its wake-up and then for ours).
+ * before (received through the worker, every frame waits for its wake-up
+ * and then for ours: dom0->guest TCP made 536 Mbit/s on the test bed where
+ * our own reads made 677, one run each).
  * The memory table maps every region our descriptors point into one to
  * one (guest address = our address).  No feature bits: the TAP
  * (IFF_VNET_HDR) reads the 10-byte virtio_net_hdr itself, legacy layout.
