@@ -6,7 +6,8 @@
  * sends on the interface come back through rx(), and a reader that ran
  * out of buffers reads again when one is released; closing with writes
  * queued still completes each of them.  A packet socket on the interface
- * is the far side.
+ * is the far side.  These are blanketd's own reads and writes ([vif] vhost
+ * = no); vhost = yes without /dev/vhost-net is one line naming the module.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -86,7 +87,7 @@ static int setup(void **state)
 	}
 	T.loop = ev_loop_new(EVFLAG_AUTO);
 	assert_int_equal(uring_init(T.loop, 64), 0);
-	T.u = uplink_tap_open(T.loop, NULL, "bltest%d", BL_VHOST_AUTO, err, sizeof(err));
+	T.u = uplink_tap_open(T.loop, NULL, "bltest%d", BL_VHOST_NO, err, sizeof(err));
 	if (!T.u)
 		print_message("%s\n", err);
 	assert_non_null(T.u);
@@ -326,6 +327,32 @@ static void test_close_completes_queued(void **state)
 	assert_ptr_equal(T.cookies[1], (void *)8);
 }
 
+/* vhost = yes: the worker writes the frames, or, without /dev/vhost-net,
+ * no uplink and one line that says what to load. */
+static void test_vhost_required(void **state)
+{
+	struct net_uplink *u;
+	char err[256] = "";
+
+	(void)state;
+	u = uplink_tap_open(T.loop, NULL, "bltest%d", BL_VHOST_YES, err, sizeof(err));
+	if (access("/dev/vhost-net", R_OK | W_OK) == 0) {
+		assert_non_null(u);
+		assert_string_equal(u->engine, "vhost-net");
+		u->ops->close(u);
+		return;
+	}
+	assert_null(u);
+	assert_non_null(strstr(err, "vhost = yes"));
+	assert_non_null(strstr(err, "modprobe vhost_net"));
+	assert_null(strchr(err, '\n'));
+	/* auto carries on with writes of its own */
+	u = uplink_tap_open(T.loop, NULL, "bltest%d", BL_VHOST_AUTO, err, sizeof(err));
+	assert_non_null(u);
+	assert_null(u->engine);
+	u->ops->close(u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +361,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_pool_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_completes_queued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vhost_required, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
