@@ -4,9 +4,8 @@
  * The barriers are the virtio spec's (2.7.13): a chain's descriptors and
  * its avail entry are written before avail->idx (release), used entries
  * read after used->idx (acquire), and between publishing avail->idx and
- * reading whether the device wants a kick (or re-enabling interrupts and
- * looking at used->idx once more) a full fence, without which both sides
- * could each miss the other's update and sleep.
+ * reading whether the device wants a kick a full fence, without which
+ * both sides could each miss the other's update and sleep.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -88,11 +87,25 @@ bool vring_q_publish(struct vring_q *q)
 	return !(__atomic_load_n(&q->r.used->flags, __ATOMIC_RELAXED) & VRING_USED_F_NO_NOTIFY);
 }
 
+/* The chain at head is ours again: its cookie, its descriptors freed. */
+static void *chain_free(struct vring_q *q, uint16_t head)
+{
+	void *cookie = q->cookie[head];
+	uint16_t d = head, n = 1;
+
+	q->cookie[head] = NULL;
+	for (; q->r.desc[d].flags & VRING_DESC_F_NEXT; n++)
+		d = q->r.desc[d].next;
+	q->r.desc[d].next = q->free_head;
+	q->free_head = head;
+	q->nfree += n;
+	q->inflight--;
+	return cookie;
+}
+
 void *vring_q_used(struct vring_q *q, uint32_t *len)
 {
 	struct vring_used_elem e;
-	uint16_t d, n = 1;
-	void *cookie;
 
 	do {
 		if (__atomic_load_n(&q->r.used->idx, __ATOMIC_ACQUIRE) == q->last_used)
@@ -102,17 +115,9 @@ void *vring_q_used(struct vring_q *q, uint32_t *len)
 		/* A device that names a chain we did not give it is broken:
 		 * skip the entry rather than free what is not in flight. */
 	} while (e.id >= q->num || !q->cookie[e.id]);
-	cookie = q->cookie[e.id];
-	q->cookie[e.id] = NULL;
-	for (d = (uint16_t)e.id; q->r.desc[d].flags & VRING_DESC_F_NEXT; n++)
-		d = q->r.desc[d].next;
-	q->r.desc[d].next = q->free_head;
-	q->free_head = (uint16_t)e.id;
-	q->nfree += n;
-	q->inflight--;
 	if (len)
 		*len = e.len;
-	return cookie;
+	return chain_free(q, (uint16_t)e.id);
 }
 
 void vring_q_interrupts(struct vring_q *q, bool on)
@@ -124,11 +129,6 @@ void vring_q_interrupts(struct vring_q *q, bool on)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-bool vring_q_more_used(const struct vring_q *q)
-{
-	return __atomic_load_n(&q->r.used->idx, __ATOMIC_ACQUIRE) != q->last_used;
-}
-
 void vring_q_drain(struct vring_q *q, void (*done)(void *cookie, bool used, void *arg), void *arg)
 {
 	void *c;
@@ -136,16 +136,6 @@ void vring_q_drain(struct vring_q *q, void (*done)(void *cookie, bool used, void
 	while ((c = vring_q_used(q, NULL)))
 		done(c, true, arg);
 	for (unsigned h = 0; h < q->num; h++)
-		if ((c = q->cookie[h])) {
-			uint16_t d = (uint16_t)h, n = 1;
-
-			q->cookie[h] = NULL;
-			for (; q->r.desc[d].flags & VRING_DESC_F_NEXT; n++)
-				d = q->r.desc[d].next;
-			q->r.desc[d].next = q->free_head;
-			q->free_head = (uint16_t)h;
-			q->nfree += n;
-			q->inflight--;
-			done(c, false, arg);
-		}
+		if (q->cookie[h])
+			done(chain_free(q, (uint16_t)h), false, arg);
 }

@@ -62,10 +62,6 @@ void *vring_q_used(struct vring_q *q, uint32_t *len);
 /* Whether the device should signal (its call eventfd) for used chains. */
 void vring_q_interrupts(struct vring_q *q, bool on);
 
-/* After vring_q_interrupts(q, true): true if chains were used meanwhile,
- * which no signal will announce (check again, as the virtio spec says). */
-bool vring_q_more_used(const struct vring_q *q);
-
 /* Take every chain back (the device is stopped): done(cookie, true, arg)
  * for each used one in the order used, then done(cookie, false, arg) for
  * each the device never took. */
