@@ -18,14 +18,24 @@ static const struct vif_queue_state *qst(const struct vif_queue *q)
 	return q->st ? q->st : &none;
 }
 
-static unsigned ring_used(const void *sring, RING_IDX cons, bool tx)
+static unsigned ring_used(const void *sring, RING_IDX cons)
 {
 	const volatile struct netif_tx_sring *s = sring;
 
 	/* Requests posted and not yet consumed (TX), or buffers posted and
 	 * not used yet (RX): how full the guest keeps the ring. */
-	(void)tx;
 	return s ? (unsigned)(s->req_prod - cons) : 0;
+}
+
+/* A ring's indices, as netback's debugfs io_ring shows them: with both
+ * sides' event indices, a stalled ring tells who waits for whom. */
+static void ring_indices(FILE *f, const char *name, const void *sring, RING_IDX cons, RING_IDX rsp_pvt)
+{
+	const volatile struct netif_tx_sring *s = sring;
+
+	if (s)
+		fprintf(f, "    %s ring: req prod %u cons %u event %u  rsp pvt %u prod %u event %u\n", name,
+			s->req_prod, cons, s->req_event, rsp_pvt, s->rsp_prod, s->rsp_event);
 }
 
 static void queue_json(FILE *f, const struct vif_queue *q)
@@ -35,7 +45,7 @@ static void queue_json(FILE *f, const struct vif_queue *q)
 	fprintf(f, "{\"queue\":%u,\"tx_pending\":%u,\"rx_buffers\":%u,\"backlog\":%u,"
 		"\"backlog_max\":%u,\"tx_inflight\":%u,\"tx_packets\":%" PRIu64 ",\"tx_bytes\":%" PRIu64
 		",\"rx_packets\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"drops\":{", q->index,
-		ring_used(q->tx_sring, qst(q)->tx_cons, true), ring_used(q->rx_sring, qst(q)->rx_cons, false),
+		ring_used(q->tx_sring, qst(q)->tx_cons), ring_used(q->rx_sring, qst(q)->rx_cons),
 		q->bl_len, q->bl_cap, qst(q)->tx_inflight, s->tx_pkts, s->tx_bytes, s->rx_pkts, s->rx_bytes);
 	for (int i = 0; i < VIF_NR_DROPS; i++)
 		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", vif_drop_name[i], s->drops[i]);
@@ -143,9 +153,10 @@ static void render_text(FILE *f, bool list_only)
 				" pkts %" PRIu64 " bytes\n", q->index, s->tx_pkts, s->tx_bytes, s->rx_pkts,
 				s->rx_bytes);
 			fprintf(f, "    ring: tx pending %u  rx buffers %u  backlog %u/%u  tx in flight %u\n",
-				ring_used(q->tx_sring, qst(q)->tx_cons, true),
-				ring_used(q->rx_sring, qst(q)->rx_cons, false), q->bl_len, q->bl_cap,
-				qst(q)->tx_inflight);
+				ring_used(q->tx_sring, qst(q)->tx_cons), ring_used(q->rx_sring, qst(q)->rx_cons),
+				q->bl_len, q->bl_cap, qst(q)->tx_inflight);
+			ring_indices(f, "tx", q->tx_sring, qst(q)->tx_cons, qst(q)->tx_rsp_pvt);
+			ring_indices(f, "rx", q->rx_sring, qst(q)->rx_cons, qst(q)->rx_rsp_pvt);
 			fprintf(f, "    grants: tx header copies %" PRIu64 " segments in %" PRIu64
 				" calls  rx copy segments %" PRIu64 " in %" PRIu64 " calls  bounced %"
 				PRIu64 "\n", s->tx_copy_segs, s->tx_copy_calls, s->rx_copy_segs, s->rx_copy_calls, s->rx_bounced);

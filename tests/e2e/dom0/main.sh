@@ -285,6 +285,17 @@ dump_device_states() {
     done
 }
 
+# dump_evtchns DOMID: Xen's view of the event channels between dom0 and DOMID ('e' debug key):
+# pending/masked on either end tells a notification that was never sent from one never taken.
+dump_evtchns() {
+    xl dmesg -c >/dev/null 2>&1
+    xl debug-keys e >/dev/null 2>&1 || return 0
+    xl dmesg 2>/dev/null | awk -v d="$1" '
+        /Event channel information for/ { dom = $NF; gsub(/^d|:$/, "", dom); next }
+        / s=3 / && ((dom == 0 && $0 ~ (" d=" d " ")) || (dom == d && / d=0 /)) {
+            sub(/^\(XEN\) */, ""); print "  evtchn dom" dom " " $0 }' | while read -r line; do say "$line"; done
+}
+
 # CPU seconds Xen has charged to a domain so far (xl list's Time(s)). xl fails now and then (its
 # lock is busy with another xl): try again, so that a job's CPU is never "end - nothing".
 cpu_of() {
@@ -432,6 +443,7 @@ finish_guests() {
         if [ "$(cat "/run/g/$name.rc")" = timeout ] && [ -f "/run/g/$name.domid" ]; then
             say "$name: device states (domain $(cat "/run/g/$name.domid")):"
             dump_device_states "$(cat "/run/g/$name.domid")"
+            dump_evtchns "$(cat "/run/g/$name.domid")"
         fi
     done
     if [ -n "$blanketd_pid" ]; then
