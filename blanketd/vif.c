@@ -383,6 +383,9 @@ static void on_age(struct ev_loop *l, ev_timer *w, int revents)
 	(void)w, (void)revents;
 	sw_set_now(vif_ctx.sw, ev_now(l));
 	sw_age(vif_ctx.sw);
+	for (struct vif *v = vif_list(); v; v = vif_next(v))
+		for (unsigned i = 0; i < v->nr_queues; i++)
+			vif_queue_watchdog(&v->queues[i]);
 }
 
 static bool on_pass(struct uring_pass_hook *h, unsigned round)

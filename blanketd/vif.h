@@ -57,6 +57,7 @@ struct vif_queue_stats {
 	uint64_t credit_waits;           /* TX stalls on the rate limit */
 	uint64_t mcast_ops;              /* multicast add/del requests */
 	uint64_t events, notifies;
+	uint64_t missed_events;          /* TX requests the watchdog found waiting */
 };
 
 struct vif_txp;
@@ -104,6 +105,7 @@ struct vif_queue {
 	/* end of pass */
 	bool tx_dirty, rx_dirty, on_list;
 	bool rx_more;                    /* stopped at the per-pass batch: go on */
+	RING_IDX wd_prod, wd_cons;       /* the TX ring at the watchdog's last tick */
 	struct vif_queue *dirty_next;
 	struct vif_queue_stats stats;
 };
@@ -165,6 +167,8 @@ int vif_queue_open(struct vif_queue *q, struct vif *v, unsigned index,
 void vif_queue_resume(struct vif_queue *q);
 void vif_queue_close(struct vif_queue *q);
 void vif_tx_kick(struct vif_queue *q);
+/* Once a second: serve TX requests that waited a whole tick for an event. */
+void vif_queue_watchdog(struct vif_queue *q);
 void vif_mark_dirty(struct vif_queue *q);
 int vif_ctrl_open(struct vif *v, grant_ref_t ref, evtchn_port_t evt);
 void vif_ctrl_resume(struct vif *v);

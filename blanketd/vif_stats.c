@@ -52,8 +52,9 @@ static void queue_json(FILE *f, const struct vif_queue *q)
 	fprintf(f, "},\"tx_copy_calls\":%" PRIu64 ",\"tx_copy_segments\":%" PRIu64
 		",\"rx_copy_segments\":%" PRIu64 ",\"rx_copy_calls\":%" PRIu64 ",\"rx_bounced\":%" PRIu64
 		",\"credit_waits\":%" PRIu64 ",\"mcast_ops\":%" PRIu64 ",\"events\":%" PRIu64
-		",\"notifies\":%" PRIu64 "}", s->tx_copy_calls, s->tx_copy_segs, s->rx_copy_segs,
-		s->rx_copy_calls, s->rx_bounced, s->credit_waits, s->mcast_ops, s->events, s->notifies);
+		",\"notifies\":%" PRIu64 ",\"missed_events\":%" PRIu64 "}", s->tx_copy_calls,
+		s->tx_copy_segs, s->rx_copy_segs, s->rx_copy_calls, s->rx_bounced, s->credit_waits,
+		s->mcast_ops, s->events, s->notifies, s->missed_events);
 }
 
 static void render_json(FILE *f, bool list_only)
@@ -167,6 +168,9 @@ static void render_text(FILE *f, bool list_only)
 			fprintf(f, "\n    events in %" PRIu64 "  notifications out %" PRIu64
 				"  credit waits %" PRIu64 "  multicast ops %" PRIu64 "\n", s->events,
 				s->notifies, s->credit_waits, s->mcast_ops);
+			if (s->missed_events)
+				fprintf(f, "    missed events %" PRIu64 " (TX requests found waiting by the watchdog)\n",
+					s->missed_events);
 		}
 	}
 	if (!list_only && sw_uplink()) {
