@@ -20,7 +20,7 @@ SHELL    := /bin/bash
 
 LIB_SRC  := libblanket/blkif.c libblanket/config.c libblanket/xenbus.c libblanket/state.c libblanket/netif.c
 XEN_SRC  := libblanket/xen.c
-D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c \
+D_SRC    := blanketd/main.c blanketd/log.c blanketd/ctl.c blanketd/uring.c blanketd/notify.c \
             blanketd/uplink_file.c blanketd/pgrant.c blanketd/xs_util.c blanketd/xbdev.c blanketd/vbd.c blanketd/vbd_ring.c \
             blanketd/vbd_stats.c blanketd/kshim_chain.c blanketd/kshim_dev.c blanketd/kshim_blk.c blanketd/uplink_kshim.c \
             blanketd/switch.c blanketd/sw_parse.c blanketd/sw_uplink.c blanketd/vnet_hdr.c blanketd/uplink_tap.c \
@@ -36,7 +36,7 @@ FUZZ     := fuzz_blkif fuzz_config fuzz_netif fuzz_gro fuzz_gso
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 XEN_OBJ  := $(XEN_SRC:%.c=$(B)/obj/%.o)
 D_OBJ    := $(D_SRC:%.c=$(B)/obj/%.o)
-D_LIBS   := -lxengnttab -lxenevtchn -lxenstore -lev -luring -lsystemd -linih
+D_LIBS   := -lxengnttab -lxenevtchn -lxencall -lxenstore -lev -luring -lsystemd -linih
 
 # Every package the build, the tests and the test bed need.
 DEB_DEPS := build-essential pkg-config libxen-dev libev-dev liburing-dev libsystemd-dev \
@@ -110,7 +110,7 @@ $(B)/tests/test_kshim_net: tests/unit/test_kshim_net.c $(B)/obj/blanketd/kshim_n
 $(B)/tests/test_vring: tests/unit/test_vring.c $(B)/obj/blanketd/vring.o $(B)/obj/blanketd/vhost_net.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $^ -lcmocka
-$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vring.o $(B)/obj/blanketd/vhost_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/log.o $(FAKE_XEN) $(LIB_OBJ)
+$(B)/tests/test_uplink_tap: tests/unit/test_uplink_tap.c $(B)/obj/blanketd/uplink_tap.o $(B)/obj/blanketd/vring.o $(B)/obj/blanketd/vhost_net.o $(B)/obj/blanketd/vnet_hdr.o $(B)/obj/blanketd/uring.o $(B)/obj/blanketd/notify.o $(B)/obj/blanketd/log.o $(FAKE_XEN) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 $(B)/tests/test_sw_gso: tests/unit/test_sw_gso.c $(B)/obj/blanketd/sw_gso.o

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "notify.h"
 #include "uring.h"
 
 static struct io_uring ring;
@@ -73,6 +74,7 @@ void uring_wait(void)
 	struct io_uring_cqe *cqe;
 
 	uring_submit();
+	notify_flush();
 	if (io_uring_wait_cqe(&ring, &cqe) == 0)
 		reap();
 }
@@ -110,10 +112,11 @@ static void on_idle(struct ev_loop *loop, ev_idle *w, int revents)
  * trip through epoll is syscalls through Xen. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	(void)w, (void)revents;
-	for (int round = 0; round < 16; round++) {
-		bool more = false;
+	bool more = true;
 
+	(void)w, (void)revents;
+	for (int round = 0; round < 16 && more; round++) {
+		more = false;
 		if (flush_hook)
 			flush_hook();
 		for (struct uring_pass_hook *h = pass_hooks; h; h = h->next)
@@ -123,11 +126,12 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 			reap();
 			more = true;
 		}
-		if (!more)
-			return;
 	}
+	/* The pass's notifications, all in one call (notify.h). */
+	notify_flush();
 	/* Still busy: go round the loop without sleeping. */
-	ev_idle_start(loop, &idle_watcher);
+	if (more)
+		ev_idle_start(loop, &idle_watcher);
 }
 
 int uring_init(struct ev_loop *loop, unsigned entries)

@@ -18,6 +18,7 @@
 
 #include "barrier.h"
 #include "log.h"
+#include "notify.h"
 #include "state.h"
 #include "vbd.h"
 
@@ -432,7 +433,7 @@ static void push(struct vbd_ring *r)
 	bl_mb();
 	if ((RING_IDX)(new - s->rsp_event) < (RING_IDX)(new - old)) {
 		r->stats.notifies++;
-		bl_evtchn_notify(vbd_ring_ctx.xen, r->port);
+		notify_later(vbd_ring_ctx.xen, r->port);
 	}
 }
 
@@ -562,6 +563,8 @@ void vbd_ring_close(struct vbd_ring *r)
 	if (r->sring && r->st)
 		push(r);
 	pgrant_destroy(&r->pg, x);
+	/* Queued notifications go to the port they were queued for. */
+	notify_flush();
 	if (r->port)
 		bl_evtchn_unbind(x, r->port);
 	if (r->sring)

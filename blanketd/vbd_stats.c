@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 
+#include "notify.h"
 #include "uring.h"
 #include "vbd.h"
 
@@ -89,8 +90,10 @@ static void render_json(FILE *f, bool list_only)
 		}
 		fputc('}', f);
 	}
-	fprintf(f, "],\"io_uring\":{\"submit_calls\":%" PRIu64 ",\"sqes\":%" PRIu64 "},\"daemon\":",
-		uring_stats.submits, uring_stats.sqes);
+	fprintf(f, "],\"io_uring\":{\"submit_calls\":%" PRIu64 ",\"sqes\":%" PRIu64 "},"
+		"\"notifications\":{\"sent\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"mode\":\"%s\"},"
+		"\"daemon\":", uring_stats.submits, uring_stats.sqes, notify_stats.sent,
+		notify_stats.batches, notify_mode());
 	vbd_render_daemon(f, true);
 	fputs("}\n", f);
 }
@@ -147,6 +150,8 @@ static void render_text(FILE *f, bool list_only)
 	if (!list_only) {
 		fprintf(f, "io_uring: %" PRIu64 " submit calls, %" PRIu64 " SQEs\n",
 			uring_stats.submits, uring_stats.sqes);
+		fprintf(f, "event notifications: %" PRIu64 " sent in %" PRIu64 " batches (%s)\n",
+			notify_stats.sent, notify_stats.batches, notify_mode());
 		vbd_render_daemon(f, false);
 	}
 }

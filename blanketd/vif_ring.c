@@ -28,6 +28,7 @@
 
 #include "barrier.h"
 #include "log.h"
+#include "notify.h"
 #include "state.h"
 #include "vif.h"
 
@@ -386,7 +387,7 @@ static bool push(void *sring, RING_IDX new)
 static void notify(struct vif_queue *q, evtchn_port_t port)
 {
 	q->stats.notifies++;
-	bl_evtchn_notify(vif_ctx.xen, port);
+	notify_later(vif_ctx.xen, port);
 }
 
 bool vif_flush_all(void)
@@ -522,6 +523,8 @@ void vif_queue_close(struct vif_queue *q)
 		push(q->tx_sring, q->st->tx_rsp_pvt);
 	if (vif_ctx.loop)
 		ev_timer_stop(vif_ctx.loop, &q->credit_timer);
+	/* Queued notifications go to the port they were queued for. */
+	notify_flush();
 	if (q->rx_port && q->rx_port != q->tx_port)
 		bl_evtchn_unbind(x, q->rx_port);
 	if (q->tx_port)
@@ -569,6 +572,7 @@ void vif_ctrl_resume(struct vif *v)
 
 void vif_ctrl_close(struct vif *v)
 {
+	notify_flush();
 	if (v->ctrl_port)
 		bl_evtchn_unbind(vif_ctx.xen, v->ctrl_port);
 	if (v->ctrl_sring)
@@ -632,5 +636,5 @@ void vif_ctrl_kick(struct vif *v)
 			break;
 	}
 	if (any && push(v->ctrl_sring, v->ctrl_rsp_pvt))
-		bl_evtchn_notify(vif_ctx.xen, v->ctrl_port);
+		notify_later(vif_ctx.xen, v->ctrl_port);
 }

@@ -2,14 +2,16 @@
  * xen.h - hypervisor access for blanketd: grants, event channels, xenstore.
  *
  * One small interface with two implementations: libblanket/xen.c over
- * libxengnttab/libxenevtchn/libxenstore, and tests/unit/fake_xen.c for unit
- * tests that run without Xen.  All three handles live in struct bl_xen so a
- * restarting daemon could get them back from systemd's fd store as one unit.
+ * libxengnttab/libxenevtchn/libxenstore (and libxencall), and
+ * tests/unit/fake_xen.c for unit tests that run without Xen.  The handles
+ * live in struct bl_xen so a restarting daemon could get them back from
+ * systemd's fd store as one unit.
  */
 #ifndef BLANKET_XEN_H
 #define BLANKET_XEN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <xen/grant_table.h>
 #include <xen/event_channel.h>
@@ -95,6 +97,11 @@ int bl_evtchn_fd(struct bl_xen *x);
 int bl_evtchn_bind(struct bl_xen *x, uint32_t domid, evtchn_port_t remote_port);
 int bl_evtchn_unbind(struct bl_xen *x, evtchn_port_t port);
 int bl_evtchn_notify(struct bl_xen *x, evtchn_port_t port);
+/* Notify n ports in one hypercall (a multicall through privcmd, where it
+ * opens; one ioctl each otherwise).  0, or -1 if any failed. */
+int bl_evtchn_notify_many(struct bl_xen *x, const evtchn_port_t *ports, unsigned n);
+/* Whether batches go as multicalls (privcmd opens at the first ask). */
+bool bl_evtchn_multicall(struct bl_xen *x);
 /* Read up to max pending ports in one call (one syscall for the batch);
  * returns how many, 0 if none, -1 on error. */
 int bl_evtchn_pending(struct bl_xen *x, evtchn_port_t *ports, unsigned max);

@@ -398,6 +398,23 @@ int bl_evtchn_notify(struct bl_xen *x, evtchn_port_t port)
 	return 0;
 }
 
+int bl_evtchn_notify_many(struct bl_xen *x, const evtchn_port_t *ports, unsigned n)
+{
+	int rc = 0;
+
+	x->notify_calls++;
+	for (unsigned i = 0; i < n; i++)
+		if (bl_evtchn_notify(x, ports[i]) < 0)
+			rc = -1;
+	return rc;
+}
+
+bool bl_evtchn_multicall(struct bl_xen *x)
+{
+	(void)x;
+	return false;
+}
+
 int bl_evtchn_pending(struct bl_xen *x, evtchn_port_t *ports, unsigned max)
 {
 	unsigned n = 0;
@@ -460,6 +477,11 @@ void fake_evtchn_kick(evtchn_port_t port)
 		p->pending = true;
 	else
 		port_queue(fx, port);
+}
+
+unsigned fake_evtchn_notify_calls(void)
+{
+	return fx->notify_calls;
 }
 
 unsigned fake_evtchn_notifies(evtchn_port_t port)

@@ -70,6 +70,8 @@ int fake_evtchn_local_port(uint32_t domid, evtchn_port_t remote_port);
 void fake_evtchn_kick(evtchn_port_t port);
 /* Notifications the backend sent on local port `port` since it was bound. */
 unsigned fake_evtchn_notifies(evtchn_port_t port);
+/* Batches of notifications sent (bl_evtchn_notify_many calls). */
+unsigned fake_evtchn_notify_calls(void);
 /* Ports currently bound; notify/unmask calls on unbound ports. */
 unsigned fake_evtchn_bound(void);
 unsigned fake_evtchn_bad_calls(void);

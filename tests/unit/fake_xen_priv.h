@@ -71,6 +71,7 @@ struct bl_xen {
 	evtchn_port_t fifo[MAX_PORTS];
 	unsigned fifo_head, fifo_len;
 	unsigned bad_evtchn_calls;
+	unsigned notify_calls;       /* bl_evtchn_notify_many calls */
 	/* xenstore */
 	int xs_fd;
 	struct tree tree, snapshot;

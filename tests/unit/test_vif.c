@@ -445,6 +445,34 @@ static void test_guest_frame_waits_in_dom0(void **state)
 	assert_int_equal(rx_unconsumed(&b, 0), 0);   /* nothing else reached b */
 }
 
+/* One guest's frame to another: the sender's TX answer and the receiver's
+ * RX packet are announced together, in one batch of notifications at the
+ * end of the pass (notify.h). */
+static void test_notify_batch(void **state)
+{
+	struct vfe a, b;
+	unsigned calls, na, nb;
+
+	(void)state;
+	fe_init(&a, DOM_A, 0);
+	fe_init(&b, DOM_B, 0);
+	connect_vif(&a);
+	connect_vif(&b);
+	rx_post(&b, 0, 4, NULL);
+	announce(&b);
+	run_for(5);
+	calls = fake_evtchn_notify_calls();
+	na = fake_evtchn_notifies((evtchn_port_t)a.q[0].ltx);
+	nb = fake_evtchn_notifies((evtchn_port_t)b.q[0].ltx);
+	tx_frame(&a, 0, b.mac, a.mac, 100, 1, 3, NULL);
+	tx_push(&a, 0);
+	rx_wait(&b, 0, 1);
+	tx_expect(&a, 0, 1, NETIF_RSP_OKAY);
+	assert_int_equal(fake_evtchn_notifies((evtchn_port_t)a.q[0].ltx), na + 1);
+	assert_int_equal(fake_evtchn_notifies((evtchn_port_t)b.q[0].ltx), nb + 1);
+	assert_int_equal(fake_evtchn_notify_calls(), calls + 1);
+}
+
 static void test_mac_spoof(void **state)
 {
 	struct vfe f;
@@ -697,6 +725,7 @@ int main(void)
 		T_(test_ctrl_ring),
 		T_(test_no_rx_buffers_bounded),
 		T_(test_guest_frame_waits_in_dom0),
+		T_(test_notify_batch),
 		T_(test_mac_spoof),
 		TC(test_mac_spoof_allowed, "allow-mac-spoof = yes\n"),
 		T_(test_multicast_control),
