@@ -4,10 +4,10 @@
  * Rings answer their guests throughout a pass (vbd responses, vif TX
  * answers and RX packets), and each wants its frontend notified.  In a PV
  * dom0 each notification alone is an ioctl and a hypercall; queued here,
- * the pass's notifications leave in one multicall when the pass ends
- * (uring.c, before the loop sleeps), after everything else the pass did: the guests
- * they wake then find dom0's work of the pass done.  A port queued twice
- * in a pass is notified once: an event is a pending bit, not a count.
+ * a round's notifications (uring.c runs a pass in rounds) leave in one
+ * multicall at its end, after the round's I/O went to the kernel, so a
+ * guest they wake does not delay that.  A port queued twice is notified
+ * once: an event is a pending bit, not a count.
  */
 #ifndef BLANKETD_NOTIFY_H
 #define BLANKETD_NOTIFY_H
@@ -16,9 +16,9 @@
 
 #include "xen.h"
 
-/* Notify port's remote end at the end of this pass. */
+/* Notify port's remote end at the end of this round of the pass. */
 void notify_later(struct bl_xen *xen, evtchn_port_t port);
-/* Send what is queued (the end of a pass; and before a port is unbound,
+/* Send what is queued (the end of a round; and before a port is unbound,
  * so its last responses are not left unannounced). */
 void notify_flush(void);
 

@@ -122,13 +122,15 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 		for (struct uring_pass_hook *h = pass_hooks; h; h = h->next)
 			more |= h->run(h, (unsigned)round);
 		uring_submit();
+		/* The round's notifications, all in one call (notify.h),
+		 * after its I/O went to the kernel: a guest woken now does
+		 * not delay that. */
+		notify_flush();
 		if (io_uring_cq_ready(&ring)) {
 			reap();
 			more = true;
 		}
 	}
-	/* The pass's notifications, all in one call (notify.h). */
-	notify_flush();
 	/* Still busy: go round the loop without sleeping. */
 	if (more)
 		ev_idle_start(loop, &idle_watcher);
