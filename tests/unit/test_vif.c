@@ -146,9 +146,7 @@ static void test_tx_slot_limits(void **state)
 	struct vif *v;
 
 	(void)state;
-	fe_init(&f, DOM_A, 0);
-	connect_vif(&f);
-	v = find_vif(&f);
+	v = vif_up(&f, DOM_A);
 	/* 19 slots (first + 18): accepted. */
 	tx_frame(&f, 0, OUT_MAC, f.mac, 19 * 100, 19, 1, NULL);
 	tx_push(&f, 0);
@@ -172,9 +170,7 @@ static void test_fatal_then_reconnect(void **state)
 	struct vif *v;
 
 	(void)state;
-	fe_init(&f, DOM_A, 0);
-	connect_vif(&f);
-	v = find_vif(&f);
+	v = vif_up(&f, DOM_A);
 	/* 22 slots: malicious; the vif stops. */
 	tx_frame(&f, 0, OUT_MAC, f.mac, 22 * 100, 22, 1, NULL);
 	tx_push(&f, 0);
@@ -210,9 +206,7 @@ static void test_bad_grants(void **state)
 	struct netif_rx_response r;
 
 	(void)state;
-	fe_init(&f, DOM_A, 0);
-	connect_vif(&f);
-	v = find_vif(&f);
+	v = vif_up(&f, DOM_A);
 	/* Header slot with a ref never granted. */
 	tx_req(&f, 0, 0xdead, 0, 0, 100, &id);
 	tx_push(&f, 0);
@@ -480,9 +474,7 @@ static void test_mac_spoof(void **state)
 	const uint8_t other[6] = { 0x00, 0x16, 0x3e, 0x77, 0x77, 0x77 };
 
 	(void)state;
-	fe_init(&f, DOM_A, 0);
-	connect_vif(&f);
-	v = find_vif(&f);
+	v = vif_up(&f, DOM_A);
 	tx_frame(&f, 0, OUT_MAC, other, 100, 1, 1, NULL);
 	tx_push(&f, 0);
 	/* Answered OKAY (netback would not know), not forwarded, counted. */
@@ -665,9 +657,7 @@ static void test_tx_watchdog(void **state)
 	struct vif *v;
 
 	(void)state;
-	fe_init(&f, DOM_A, 0);
-	connect_vif(&f);
-	v = find_vif(&f);
+	v = vif_up(&f, DOM_A);
 	tx_frame(&f, 0, OUT_MAC, f.mac, 100, 1, 1, NULL);
 	tx_push(&f, 0);
 	tx_expect(&f, 0, 1, NETIF_RSP_OKAY);

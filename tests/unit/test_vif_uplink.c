@@ -182,9 +182,7 @@ static void test_rx_waits_in_uplink_buffers(void **state)
 	hold_released = 0;
 	au_attach_ops(&ops);
 	AU.u.rx_hold_max = 8;
-	fe_init(&f, DOM_A, 0);
-	connect_vif(&f);
-	v = find_vif(&f);
+	v = vif_up(&f, DOM_A);
 	for (unsigned i = 0; i < 12; i++) {
 		frame_fill(data[i], sizeof(data[i]), f.mac, OUT_MAC, (uint8_t)i);
 		rb[i] = (struct net_uplink_buf){ .data = data[i], .len = sizeof(data[i]) };

@@ -249,6 +249,13 @@ struct vif *find_vif(const struct vfe *f)
 	return NULL;
 }
 
+struct vif *vif_up(struct vfe *f, uint32_t domid)
+{
+	fe_init(f, domid, 0);
+	connect_vif(f);
+	return find_vif(f);
+}
+
 /* One TX request as netfront writes it. */
 void tx_req(struct vfe *f, unsigned qi, grant_ref_t gref, uint16_t off, uint16_t flags,
 	    uint16_t size, uint16_t *id)

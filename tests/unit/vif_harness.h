@@ -107,6 +107,8 @@ void fe_connect(struct vfe *f);
 void fe_find_ports(struct vfe *f);
 void connect_vif(struct vfe *f);
 struct vif *find_vif(const struct vfe *f);
+/* fe_init (device 0 of domid), connect_vif, find_vif. */
+struct vif *vif_up(struct vfe *f, uint32_t domid);
 void tx_req(struct vfe *f, unsigned qi, grant_ref_t gref, uint16_t off, uint16_t flags,
 	    uint16_t size, uint16_t *id);
 void tx_extra(struct vfe *f, unsigned qi, const struct netif_extra_info *x);
