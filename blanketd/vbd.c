@@ -335,7 +335,8 @@ void vbd_evtchn_event(evtchn_port_t port)
 			}
 }
 
-/* Once a second: the persistent-grant caches, and requests stuck in the backing. */
+/* Once a second: the persistent-grant caches, requests stuck in the backing, and
+ * requests waiting unread (a lost notification). */
 static void on_tick(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l, (void)w, (void)revents;

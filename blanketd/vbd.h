@@ -36,6 +36,7 @@ struct vbd_queue_stats {
 	uint64_t notifies;            /* notifications sent to the frontend */
 	uint64_t merged;              /* requests that rode on a neighbour's uplink operation */
 	uint64_t stuck;               /* requests left unanswered for 10 s (logged once each) */
+	uint64_t missed_events;       /* requests the watchdog found waiting unread */
 };
 
 /*
@@ -73,6 +74,7 @@ struct vbd_ring {
 	struct vbd_io *pending;       /* read/write being merged with the ones after it */
 	bool dirty;                   /* responses not yet pushed */
 	bool dead;                    /* the frontend broke the protocol */
+	RING_IDX wd_prod, wd_cons;    /* the ring at the watchdog's last tick */
 	struct vbd_ring *dirty_next;
 	struct vbd_queue_stats stats;
 };
@@ -134,7 +136,8 @@ void vbd_ring_close(struct vbd_ring *r);
 void vbd_ring_flush_all(void);
 /* Drop persistent grants nobody used lately where a cache is full. */
 void vbd_ring_purge(struct vbd_ring *r);
-/* Log (once each) requests unanswered for 10 s. */
+/* Once a second: log (once each) requests unanswered for 10 s, and serve
+ * requests that waited a whole tick unread (a lost notification). */
 void vbd_ring_check_stuck(struct vbd_ring *r);
 
 #endif

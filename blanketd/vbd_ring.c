@@ -466,8 +466,33 @@ bool vbd_ring_busy(const struct vbd_ring *r)
  * other xenbus device of the guest), and nothing else would say so. */
 #define VBD_STUCK_TICKS 10
 
+/* The watchdog half: requests posted that wait unread.  A safety net
+ * against a lost notification, as vif_queue_watchdog (vif_ring.c): an idle
+ * ring asks for one (req_event) and, if it never comes, the frontend never
+ * notifies again. */
+static void check_unread(struct vbd_ring *r)
+{
+	volatile struct blkif_sring *s = r->sring;
+	RING_IDX prod, cons;
+
+	if (!s || !r->st || r->dead || !r->vbd->connected)
+		return;
+	prod = s->req_prod;
+	cons = r->st->req_cons;
+	if (prod != cons && cons == r->wd_cons && r->wd_prod != r->wd_cons) {
+		r->stats.missed_events++;
+		log_warn("vbd %u/%u: ring %u: %u requests waited over a second without an event; "
+			 "serving them", r->vbd->xb.domid, r->vbd->xb.devid, r->index, prod - cons);
+		vbd_ring_kick(r);
+		cons = r->st->req_cons;
+	}
+	r->wd_prod = prod;
+	r->wd_cons = cons;
+}
+
 void vbd_ring_check_stuck(struct vbd_ring *r)
 {
+	check_unread(r);
 	for (unsigned i = 0; r->st && i < r->size; i++) {
 		struct vbd_io *io = &r->io[i];
 		struct blk_req *req;

@@ -47,9 +47,9 @@ static void render_queue_json(FILE *f, const struct vbd_ring *r)
 		",\"persistent_grants\":%u,\"persistent_grant_hits\":%" PRIu64
 		",\"persistent_grant_misses\":%" PRIu64 ",\"transient_maps\":%" PRIu64
 		",\"events\":%" PRIu64 ",\"notifies\":%" PRIu64 ",\"merged\":%" PRIu64
-		",\"stuck\":%" PRIu64 "}",
+		",\"stuck\":%" PRIu64 ",\"missed_events\":%" PRIu64 "}",
 		s->bytes_read, s->bytes_written, s->errors, r->pg.count, r->pg.hits, r->pg.misses,
-		s->transient_maps, s->events, s->notifies, s->merged, s->stuck);
+		s->transient_maps, s->events, s->notifies, s->merged, s->stuck, s->missed_events);
 }
 
 static void render_json(FILE *f, bool list_only)
@@ -138,6 +138,9 @@ static void render_text(FILE *f, bool list_only)
 				r->st ? r->st->nr_inflight : 0, s->stuck ? "" : "\n");
 			if (s->stuck)
 				fprintf(f, "  unanswered for 10 s %" PRIu64 "\n", s->stuck);
+			if (s->missed_events)
+				fprintf(f, "    missed events %" PRIu64 " (requests found waiting by the watchdog)\n",
+					s->missed_events);
 			fprintf(f, "    persistent grants %u/%u  hits %" PRIu64 "  misses %" PRIu64
 				"  transient maps %" PRIu64 "\n", r->pg.count, r->pg.max, r->pg.hits,
 				r->pg.misses, s->transient_maps);

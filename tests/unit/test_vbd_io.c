@@ -264,6 +264,32 @@ static void test_readonly(void **state)
 	}
 }
 
+/* A request pushed without the event the ring asked for (a notification
+ * lost on the way): the watchdog reads it within two ticks and counts it;
+ * a ring served normally never trips it. */
+static void test_watchdog(void **state)
+{
+	struct fe f;
+	struct blkif_request_segment s;
+	struct vbd_ring *r;
+
+	(void)state;
+	fe_init(&f, DEVID);
+	connect_device(&f, T.img, "w");
+	r = &find_vbd(DEVID)->rings[0];
+	s = seg_of(data_page(true), 0, 7);
+	assert_int_equal(do_rw(&f, 0, BLKIF_OP_READ, 0, &s, 1), BLKIF_RSP_OKAY);
+	run_for(2200);
+	assert_int_equal(r->stats.missed_events, 0);
+	put_rw(&f, 0, BLKIF_OP_READ, 8, &s, 1);
+	RING_PUSH_REQUESTS(&f.q[0].r.n);   /* and no event */
+	run_for(200);
+	assert_int_equal(r->st->req_cons, ((struct blkif_sring *)fe_sring(&f, 0))->req_prod - 1);
+	fe_wait(&f, 0, 1);
+	assert_int_equal(fe_pop(&f, 0).status, BLKIF_RSP_OKAY);
+	assert_int_equal(r->stats.missed_events, 1);
+}
+
 /* The frontend's rsp_event decides when it wants an interrupt. */
 static void test_notifications(void **state)
 {
@@ -603,6 +629,7 @@ int main(void)
 		T_(test_flush_and_barrier),
 		T_(test_discard),
 		T_(test_readonly),
+		T_(test_watchdog),
 		T_(test_notifications),
 		T_(test_discard_disabled),
 		T_(test_backing_io_error),

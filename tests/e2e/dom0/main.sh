@@ -451,9 +451,9 @@ finish_guests() {
         blanketctl -s /run/blanketd.sock stats >/run/stats.txt 2>&1 || true
         sed 's/^/e2e:   /' /run/stats.txt
         # Not a failure (the traffic went on), but never to pass unseen: blanketd's watchdog
-        # found a guest's TX requests waiting without an event (vif_ring.c).
+        # found a guest's requests waiting without an event (vif_ring.c, vbd_ring.c).
         ! grep -q "missed events" /run/stats.txt ||
-            say "NOTE: a vif's TX requests waited for an event that never came (missed events above)"
+            say "NOTE: a ring's requests waited for an event that never came (missed events above)"
     fi
     for name in "$@"; do
         [ -f "/run/g/$name.domid" ] || continue
