@@ -17,6 +17,7 @@
 #include "blkif.h"
 #include "config.h"
 #include "pgrant.h"
+#include "ring_watch.h"
 #include "uplink.h"
 #include "xbdev.h"
 #include "xen.h"
@@ -74,7 +75,7 @@ struct vbd_ring {
 	struct vbd_io *pending;       /* read/write being merged with the ones after it */
 	bool dirty;                   /* responses not yet pushed */
 	bool dead;                    /* the frontend broke the protocol */
-	RING_IDX wd_prod, wd_cons;    /* the ring at the watchdog's last tick */
+	struct ring_watch watch;      /* requests waiting unread (ring_watch.h) */
 	struct vbd_ring *dirty_next;
 	struct vbd_queue_stats stats;
 };

@@ -466,10 +466,8 @@ bool vbd_ring_busy(const struct vbd_ring *r)
  * other xenbus device of the guest), and nothing else would say so. */
 #define VBD_STUCK_TICKS 10
 
-/* The watchdog half: requests posted that wait unread.  A safety net
- * against a lost notification, as vif_queue_watchdog (vif_ring.c): an idle
- * ring asks for one (req_event) and, if it never comes, the frontend never
- * notifies again. */
+/* Requests posted that wait unread (ring_watch.h): an idle ring asks for a
+ * notification (req_event), and without it the frontend never sends more. */
 static void check_unread(struct vbd_ring *r)
 {
 	volatile struct blkif_sring *s = r->sring;
@@ -479,15 +477,14 @@ static void check_unread(struct vbd_ring *r)
 		return;
 	prod = s->req_prod;
 	cons = r->st->req_cons;
-	if (prod != cons && cons == r->wd_cons && r->wd_prod != r->wd_cons) {
+	if (ring_watch_stalled(&r->watch, prod, cons)) {
 		r->stats.missed_events++;
 		log_warn("vbd %u/%u: ring %u: %u requests waited over a second without an event; "
 			 "serving them", r->vbd->xb.domid, r->vbd->xb.devid, r->index, prod - cons);
 		vbd_ring_kick(r);
 		cons = r->st->req_cons;
 	}
-	r->wd_prod = prod;
-	r->wd_cons = cons;
+	ring_watch_note(&r->watch, prod, cons);
 }
 
 void vbd_ring_check_stuck(struct vbd_ring *r)

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "netif.h"
+#include "ring_watch.h"
 #include "switch.h"
 #include "uplink.h"
 #include "xbdev.h"
@@ -105,7 +106,7 @@ struct vif_queue {
 	/* end of pass */
 	bool tx_dirty, rx_dirty, on_list;
 	bool rx_more;                    /* stopped at the per-pass batch: go on */
-	RING_IDX wd_prod, wd_cons;       /* the TX ring at the watchdog's last tick */
+	struct ring_watch watch;         /* TX requests waiting unread (ring_watch.h) */
 	struct vif_queue *dirty_next;
 	struct vif_queue_stats stats;
 };

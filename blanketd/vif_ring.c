@@ -339,15 +339,10 @@ void vif_tx_kick(struct vif_queue *q)
 		vif_fatal(v, fatal);
 }
 
-/*
- * A safety net, not protocol.  A guest notifies only when its producer
- * crosses our req_event, so after one lost TX notification it never
- * notifies again: its retransmissions queue behind the first and the vif
- * is dead for good.  The test bed saw a ring stall like that once (cause
- * unknown: 122 requests unconsumed, nothing in flight).  Requests that
- * waited a whole tick with our consumer unmoved and no credit wait to
- * explain them are served, counted and logged, so a recurrence is seen.
- */
+/* TX requests that wait unread (ring_watch.h), unless a credit wait
+ * explains them.  The stall the test bed saw: guest-to-guest TCP, 122
+ * requests unread, nothing in flight; the guest's retransmissions queued
+ * behind the lost notification. */
 void vif_queue_watchdog(struct vif_queue *q)
 {
 	volatile struct netif_tx_sring *s = q->tx_sring;
@@ -357,7 +352,7 @@ void vif_queue_watchdog(struct vif_queue *q)
 		return;
 	prod = s->req_prod;
 	cons = q->st->tx_cons;
-	if (prod != cons && cons == q->wd_cons && q->wd_prod != q->wd_cons && !q->st->tx_held &&
+	if (ring_watch_stalled(&q->watch, prod, cons) && !q->st->tx_held &&
 	    !ev_is_active(&q->credit_timer)) {
 		q->stats.missed_events++;
 		log_warn("vif %u/%u: queue %u: %u TX requests waited over a second without an event; "
@@ -365,8 +360,7 @@ void vif_queue_watchdog(struct vif_queue *q)
 		vif_tx_kick(q);
 		cons = q->st->tx_cons;
 	}
-	q->wd_prod = prod;
-	q->wd_cons = cons;
+	ring_watch_note(&q->watch, prod, cons);
 }
 
 /* --- pushing responses ------------------------------------------------------------ */
