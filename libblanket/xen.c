@@ -234,11 +234,6 @@ int bl_evtchn_unbind(struct bl_xen *x, evtchn_port_t port)
 	return xenevtchn_unbind(x->evtchn, port);
 }
 
-int bl_evtchn_notify(struct bl_xen *x, evtchn_port_t port)
-{
-	return xenevtchn_notify(x->evtchn, port);
-}
-
 /* privcmd and a hypercall buffer for the multicalls, at the first batch;
  * false (and one ioctl per port from then on) without them. */
 static bool notify_mc_ready(struct bl_xen *x)

@@ -96,7 +96,6 @@ int bl_evtchn_fd(struct bl_xen *x);
 /* Bind to remote_port of domid; the local port, or -1. */
 int bl_evtchn_bind(struct bl_xen *x, uint32_t domid, evtchn_port_t remote_port);
 int bl_evtchn_unbind(struct bl_xen *x, evtchn_port_t port);
-int bl_evtchn_notify(struct bl_xen *x, evtchn_port_t port);
 /* Notify n ports in one hypercall (a multicall through privcmd, where it
  * opens; one ioctl each otherwise).  0, or -1 if any failed. */
 int bl_evtchn_notify_many(struct bl_xen *x, const evtchn_port_t *ports, unsigned n);

@@ -390,22 +390,17 @@ int bl_evtchn_unbind(struct bl_xen *x, evtchn_port_t port)
 	return 0;
 }
 
-int bl_evtchn_notify(struct bl_xen *x, evtchn_port_t port)
-{
-	if (!port_ok(x, port))
-		return -1;
-	x->ports[port].notifies++;
-	return 0;
-}
-
 int bl_evtchn_notify_many(struct bl_xen *x, const evtchn_port_t *ports, unsigned n)
 {
 	int rc = 0;
 
 	x->notify_calls++;
-	for (unsigned i = 0; i < n; i++)
-		if (bl_evtchn_notify(x, ports[i]) < 0)
+	for (unsigned i = 0; i < n; i++) {
+		if (!port_ok(x, ports[i]))
 			rc = -1;
+		else
+			x->ports[ports[i]].notifies++;
+	}
 	return rc;
 }
 
