@@ -133,6 +133,11 @@ if [ "$E2E_NET" = 1 ]; then
         if [ "${E2E_NET_L0:-0}" = 1 ]; then
             # --net l0: the bridge leaves by dom0's virtio_net on the first hub NIC (what
             # kshim:net0 is for blanketd-kshim); dom0's address is on the second.
+            # The bridge must not answer ARP itself: with Linux's default arp_ignore=0 it replies
+            # for 10.0.0.1 (an address of dom0's, if on another interface) with its own MAC, and
+            # the guests' frames to dom0 then end at xenbr0 without ever crossing L0 (until
+            # 2026-11-28 the kernel's guest->dom0 figures over --net l0 were that short cut).
+            /bin/ip link set xenbr0 arp off
             up_if=$(pci_if "$E2E_KSHIM_NET_PCI")
             dom0_if=$(pci_if "$E2E_DOM0_NET_PCI")
             if [ -n "$up_if" ] && [ -n "$dom0_if" ] && /bin/ip link set "$up_if" mtu "$E2E_MTU" &&
@@ -588,6 +593,17 @@ fi
 if [ -n "$dom0_if" ]; then
     say "dom0 interface at the end:"
     /bin/ip -s link show dev "$dom0_if" 2>&1 | sed 's/^/e2e:   /'
+    # --net l0 with the kernel's backends: what reached dom0 must have come across the QEMU hub,
+    # not up from the bridge (which only passes broadcasts and multicast to dom0: a few KiB).
+    if [ "$E2E_BACKEND" = blkback ] && [ "${E2E_NET_L0:-0}" = 1 ] && [ "$dom0_if" != xenbr0 ]; then
+        br=$(cat /sys/class/net/xenbr0/statistics/rx_bytes 2>/dev/null || echo 0)
+        l0=$(cat "/sys/class/net/$dom0_if/statistics/rx_bytes" 2>/dev/null || echo 0)
+        if [ "$br" -lt 1048576 ]; then
+            result PASS l0-path "$dom0_if took $l0 bytes across L0, the bridge passed dom0 $br"
+        else
+            result FAIL l0-path "the bridge passed dom0 $br bytes itself ($dom0_if took $l0 across L0): guests' traffic to dom0 skipped L0"
+        fi
+    fi
 fi
 if [ -n "$dom0_script_pid" ]; then
     if [ -f /run/dom0-script.rc ]; then
