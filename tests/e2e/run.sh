@@ -170,6 +170,10 @@ if [ "$backend" != blkback ]; then
     for b in blanketd blanketctl; do
         [ -x "$repo/build/$b" ] || { echo "run.sh: $repo/build/$b missing: run make first" >&2; exit 2; }
     done
+    # Binaries older than the sources (after a git checkout or a patch) would
+    # measure the previous build: make's question mode knows exactly.
+    make -C "$repo" -q all >/dev/null 2>&1 ||
+        { echo "run.sh: $repo/build is older than its sources: run make first" >&2; exit 2; }
 fi
 
 # One QEMU at a time on this machine: it is CPU-bound and uses both cores.
