@@ -287,10 +287,13 @@ static void add_seg(struct vif_queue *q, RING_IDX idx, const struct netif_rx_req
 {
 	struct bl_gnt_copy_seg *s;
 
-	pass.seg = vif_grow(pass.seg, &pass.cap, pass.n + 1, sizeof(*pass.seg));
-	pass.meta = realloc(pass.meta, (size_t)pass.cap * sizeof(*pass.meta));
-	if (!pass.meta)
-		abort();
+	if (pass.n == pass.cap) {
+		/* meta follows seg's capacity: grown together, not per segment */
+		pass.seg = vif_grow(pass.seg, &pass.cap, pass.n + 1, sizeof(*pass.seg));
+		pass.meta = realloc(pass.meta, (size_t)pass.cap * sizeof(*pass.meta));
+		if (!pass.meta)
+			abort();
+	}
 	s = &pass.seg[pass.n];
 	memset(s, 0, sizeof(*s));
 	if (f->domid == SW_LOCAL && f->self)
