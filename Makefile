@@ -87,7 +87,10 @@ VBD_TESTS := $(B)/tests/test_vbd $(B)/tests/test_vbd_io $(B)/tests/test_vbd_gran
 $(VBD_TESTS): $(B)/tests/%: tests/unit/%.c tests/unit/vbd_harness.c tests/unit/vbd_harness.h tests/unit/test_loop.c tests/unit/test_loop.h $(FAKE_XEN) $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
-$(B)/tests/test_vif $(B)/tests/test_vif_uplink: $(B)/tests/%: tests/unit/%.c tests/unit/vif_harness.c tests/unit/vif_harness.h tests/unit/test_loop.c tests/unit/test_loop.h $(FAKE_XEN) $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+# blanketd's vif code on the fake hypervisor (tests/unit/vif_harness.c).
+VIF_HARNESS := tests/unit/vif_harness.c tests/unit/vif_harness.h tests/unit/test_loop.c tests/unit/test_loop.h \
+               $(FAKE_XEN) $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+$(B)/tests/test_vif $(B)/tests/test_vif_uplink: $(B)/tests/%: tests/unit/%.c $(VIF_HARNESS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 BLKIF_TESTS := $(B)/tests/test_blkif $(B)/tests/test_blkif_ring
@@ -125,8 +128,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ)
 
 # The vif data path's userspace instructions per 64-byte frame, counted by callgrind (deterministic,
 # where the test bed's throughput moves by 20-30% between runs): tests/perf/instr.sh.
-$(B)/perf/vif_path: tests/perf/vif_path.c tests/unit/vif_harness.c tests/unit/vif_harness.h tests/unit/test_loop.c \
-		tests/unit/test_loop.h $(FAKE_XEN) $(filter-out $(B)/obj/blanketd/main.o,$(D_OBJ)) $(LIB_OBJ)
+$(B)/perf/vif_path: tests/perf/vif_path.c $(VIF_HARNESS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iblanketd -Itests/unit -o $@ $(filter %.c %.o,$^) -lcmocka -lev -luring -linih
 

@@ -89,14 +89,30 @@ struct up_buf {
 static struct up_buf *up_free;
 static struct up_tx *up_tx_free;
 
+/* NULL only when there is none to reuse and malloc fails. */
+static struct up_buf *buf_new(void)
+{
+	struct up_buf *x = up_free;
+
+	if (!x)
+		return malloc(sizeof(*x));
+	up_free = x->next;
+	return x;
+}
+
+static void buf_free(struct up_buf *x)
+{
+	x->next = up_free;
+	up_free = x;
+}
+
 static struct up_tx *tx_new(void)
 {
 	struct up_tx *t = up_tx_free;
 
-	if (t)
-		up_tx_free = t->next;
-	else if (!(t = malloc(sizeof(*t))))
-		abort();
+	if (!t)
+		return malloc(sizeof(*t));
+	up_tx_free = t->next;
 	return t;
 }
 
@@ -175,11 +191,10 @@ static void send(struct sw_buf *b, const struct iovec *iov, unsigned n, struct u
 	struct iovec small;
 	struct up_tx *t;
 
-	if (!frame_meta(b, &meta)) {
+	if (!frame_meta(b, &meta) || !(t = tx_new())) {
 		up.u->stats.tx_errors++;
 		return;
 	}
-	t = tx_new();
 	t->m = m;
 	if (m) {
 		m->busy++;
@@ -208,6 +223,8 @@ static void send_copy(struct sw_buf *b, void *buf, const struct net_meta *meta)
 	struct iovec iov[SW_MAX_FRAGS];
 	struct up_tx *t = tx_new();
 
+	if (!t)
+		abort();
 	for (unsigned i = 0; i < b->nr_frags; i++)
 		iov[i] = (struct iovec){ .iov_base = copy_at(buf, b, i), .iov_len = b->frag[i].len };
 	t->m = NULL;
@@ -370,8 +387,7 @@ static void up_release(struct sw_buf *b)
 
 	up.u->rx_out--;
 	up.u->ops->rx_release(up.u, x->ub);
-	x->next = up_free;
-	up_free = x;
+	buf_free(x);
 }
 
 bool sw_uplink_may_hold(const struct sw_buf *b)
@@ -381,15 +397,13 @@ bool sw_uplink_may_hold(const struct sw_buf *b)
 
 static void up_rx(struct net_uplink *u, struct net_uplink_buf *ub)
 {
-	struct up_buf *x = up_free;
+	struct up_buf *x;
 
-	if (ub->nr_frags > SW_MAX_FRAGS || (!x && !(x = malloc(sizeof(*x))))) {
+	if (ub->nr_frags > SW_MAX_FRAGS || !(x = buf_new())) {
 		u->stats.rx_errors++;
 		u->ops->rx_release(u, ub);
 		return;
 	}
-	if (x == up_free)
-		up_free = x->next;
 	x->ub = ub;
 	u->rx_out++;
 	x->b.refs = 1;

@@ -22,15 +22,20 @@
 #include "vif_harness.h"
 
 #define BURST 50u
+#define NCOPY 64u   /* the uplink's copy buffers, as the TAP's */
 
-static uint8_t copy_bufs[64][NET_UPLINK_COPY_PAGES * 4096u];
-static unsigned copy_free[64], ncopy_free;
+static uint8_t copy_bufs[NCOPY][NET_UPLINK_COPY_PAGES * 4096u];
+static unsigned copy_free[NCOPY], ncopy_free;
 static void *done_cookie[2 * BURST];
 static unsigned done_copy[2 * BURST], ndone;
 
+/* The copy buffer p is in, or NCOPY (a frame from the header copy). */
 static unsigned copy_index(const void *p)
 {
-	return (unsigned)(((const uint8_t *)p - copy_bufs[0]) / sizeof(copy_bufs[0]));
+	uintptr_t a = (uintptr_t)p, base = (uintptr_t)copy_bufs;
+
+	return a >= base && a < base + sizeof(copy_bufs) ?
+	       (unsigned)((a - base) / sizeof(copy_bufs[0])) : NCOPY;
 }
 
 /* The uplink's side: copy buffers for guests' frames (the TAP's
@@ -61,7 +66,7 @@ static int up_tx(struct net_uplink *u, const struct iovec *iov, unsigned n,
 static void up_complete(void)
 {
 	for (unsigned i = 0; i < ndone; i++) {
-		if (done_copy[i] < 64)
+		if (done_copy[i] < NCOPY)
 			copy_free[ncopy_free++] = done_copy[i];
 		AU.u.tx_done(&AU.u, done_cookie[i], 0);
 	}
@@ -146,8 +151,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: vif_path rx|tx|g2g [PASSES]\n");
 		return 2;
 	}
-	for (unsigned i = 0; i < 64; i++)
-		copy_free[ncopy_free++] = 63 - i;
+	for (unsigned i = 0; i < NCOPY; i++)
+		copy_free[ncopy_free++] = NCOPY - 1 - i;
 	setup(&state);
 	au_attach_ops(&ops);
 	/* Both guests announce themselves, and a frame from dom0's MAC comes
